@@ -1,0 +1,214 @@
+// The validated configuration of a Parley server.
+//
+// Values are produced by `ServerConfig.load(path:)` / `ServerConfig.parse(yaml:baseDirectory:)`
+// (see ConfigLoader.swift) or built directly in code. Every public initialiser parameter defaults to
+// the value used when the corresponding key is absent from the configuration file.
+
+/// The whole server configuration (the root mapping of the YAML file).
+public struct ServerConfig: Sendable, Equatable {
+    /// The XMPP domains served (key `hosts`). Never empty after loading; names are lowercased.
+    public var hosts: [HostConfig]
+    /// Where the server keeps its persistent data (key `data_directory`). When loaded from a file this
+    /// is an absolute path (relative values are resolved against the file's directory; default `./data`).
+    public var dataDirectory: String
+    /// Network listeners (key `listeners`).
+    public var listeners: ListenersConfig
+    /// TLS policy (key `tls`).
+    public var tls: TLSConfig
+    /// Resource limits (key `limits`).
+    public var limits: LimitsConfig
+    /// Logging (key `logging`).
+    public var logging: LoggingConfig
+    /// SASL settings (key `sasl`).
+    public var sasl: SASLConfig
+
+    /// The hosts used when the key `hosts` is absent: just `localhost`.
+    public static let defaultHosts: [HostConfig] = [HostConfig(name: "localhost")]
+    /// The value of `data_directory` when the key is absent, before resolution against the base directory.
+    public static let defaultDataDirectory = "./data"
+
+    public init(
+        hosts: [HostConfig] = ServerConfig.defaultHosts,
+        dataDirectory: String,
+        listeners: ListenersConfig = ListenersConfig(),
+        tls: TLSConfig = TLSConfig(),
+        limits: LimitsConfig = LimitsConfig(),
+        logging: LoggingConfig = LoggingConfig(),
+        sasl: SASLConfig = SASLConfig()
+    ) {
+        self.hosts = hosts
+        self.dataDirectory = dataDirectory
+        self.listeners = listeners
+        self.tls = tls
+        self.limits = limits
+        self.logging = logging
+        self.sasl = sasl
+    }
+
+    /// The configuration used when no configuration file is given: every setting at its default, with
+    /// the given data directory (used as is, not resolved).
+    public static func `default`(dataDirectory: String) -> ServerConfig {
+        ServerConfig(dataDirectory: dataDirectory)
+    }
+}
+
+/// One served XMPP domain (an item of `hosts`). In YAML either a plain string (`- example.org`) or a
+/// mapping with keys `name`, `certificate`, `private_key`.
+public struct HostConfig: Sendable, Equatable {
+    /// The domain name, lowercased (key `name`).
+    public var name: String
+    /// Path of the PEM certificate chain for this host (key `certificate`); absolute after loading.
+    public var certificate: String?
+    /// Path of the PEM private key for this host (key `private_key`); absolute after loading.
+    /// Always set exactly when `certificate` is set.
+    public var privateKey: String?
+
+    public init(name: String, certificate: String? = nil, privateKey: String? = nil) {
+        self.name = name
+        self.certificate = certificate
+        self.privateKey = privateKey
+    }
+}
+
+/// The network listeners (key `listeners`). A `nil` listener is disabled.
+public struct ListenersConfig: Sendable, Equatable {
+    /// Client-to-server with STARTTLS (key `c2s`), default `0.0.0.0:5222`.
+    public var c2s: ListenerConfig?
+    /// Client-to-server with TLS from the first byte, XEP-0368 (key `c2s_direct_tls`), default `0.0.0.0:5223`.
+    public var c2sDirectTLS: ListenerConfig?
+
+    public init(
+        c2s: ListenerConfig? = ListenerConfig.defaultC2S,
+        c2sDirectTLS: ListenerConfig? = ListenerConfig.defaultC2SDirectTLS
+    ) {
+        self.c2s = c2s
+        self.c2sDirectTLS = c2sDirectTLS
+    }
+}
+
+/// One listening socket.
+public struct ListenerConfig: Sendable, Equatable {
+    /// The address to bind (key `address`), default `0.0.0.0` (all IPv4 interfaces).
+    public var address: String
+    /// The TCP port (key `port`), 1...65535.
+    public var port: Int
+
+    /// The address used when a listener's `address` key is absent.
+    public static let defaultAddress = "0.0.0.0"
+    /// The default `c2s` listener: `0.0.0.0:5222`.
+    public static let defaultC2S = ListenerConfig(address: defaultAddress, port: 5222)
+    /// The default `c2s_direct_tls` listener: `0.0.0.0:5223`.
+    public static let defaultC2SDirectTLS = ListenerConfig(address: defaultAddress, port: 5223)
+
+    public init(address: String = ListenerConfig.defaultAddress, port: Int) {
+        self.address = address
+        self.port = port
+    }
+}
+
+/// TLS policy (key `tls`).
+public struct TLSConfig: Sendable, Equatable {
+    /// Clients must complete STARTTLS before authenticating (key `require_c2s`), default `true`.
+    public var requireForC2S: Bool
+    /// Offer SASL PLAIN (key `allow_plain`), default `true`. PLAIN is only ever offered over TLS.
+    public var allowPlainAuth: Bool
+
+    public init(requireForC2S: Bool = true, allowPlainAuth: Bool = true) {
+        self.requireForC2S = requireForC2S
+        self.allowPlainAuth = allowPlainAuth
+    }
+}
+
+/// Resource limits (key `limits`).
+public struct LimitsConfig: Sendable, Equatable {
+    /// Largest stanza in bytes before authentication (key `stanza_size_before_auth`), default 65536.
+    public var maxStanzaSizeBeforeAuth: Int
+    /// Largest stanza in bytes after authentication (key `stanza_size`), default 262144.
+    public var maxStanzaSize: Int
+    /// Largest single XML tag in bytes (key `tag_size`), default 16384.
+    public var maxTagSize: Int
+    /// Deepest element nesting inside the stream (key `stream_depth`), default 64.
+    public var maxDepth: Int
+    /// SASL attempts allowed on one connection before it is closed (key `auth_attempts_per_connection`), default 3.
+    public var authAttemptsPerConnection: Int
+    /// Failed authentications per client IP address per minute (key `auth_failures_per_address_per_minute`), default 20.
+    public var authFailuresPerAddressPerMinute: Int
+    /// Seconds a connection may take to authenticate (key `unauthenticated_timeout`), default 30.
+    public var unauthenticatedTimeout: Double
+    /// Seconds without traffic before an authenticated connection is closed (key `idle_timeout`), default 600.
+    public var idleTimeout: Double
+    /// Open client connections in total (key `max_connections`), default 20000.
+    public var maxConnections: Int
+    /// Open client connections per IP address (key `max_connections_per_address`), default 0 = unlimited.
+    public var maxConnectionsPerAddress: Int
+
+    public init(
+        maxStanzaSizeBeforeAuth: Int = 65_536,
+        maxStanzaSize: Int = 262_144,
+        maxTagSize: Int = 16_384,
+        maxDepth: Int = 64,
+        authAttemptsPerConnection: Int = 3,
+        authFailuresPerAddressPerMinute: Int = 20,
+        unauthenticatedTimeout: Double = 30,
+        idleTimeout: Double = 600,
+        maxConnections: Int = 20_000,
+        maxConnectionsPerAddress: Int = 0
+    ) {
+        self.maxStanzaSizeBeforeAuth = maxStanzaSizeBeforeAuth
+        self.maxStanzaSize = maxStanzaSize
+        self.maxTagSize = maxTagSize
+        self.maxDepth = maxDepth
+        self.authAttemptsPerConnection = authAttemptsPerConnection
+        self.authFailuresPerAddressPerMinute = authFailuresPerAddressPerMinute
+        self.unauthenticatedTimeout = unauthenticatedTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
+    }
+}
+
+/// Logging (key `logging`).
+public struct LoggingConfig: Sendable, Equatable {
+    /// The minimum level logged (key `level`), one of `LoggingConfig.levels`; default `info`. Lowercase.
+    public var level: String
+
+    /// The accepted levels, most verbose first (the same names as swift-log's `Logger.Level`).
+    public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    public init(level: String = "info") {
+        self.level = level
+    }
+}
+
+/// SASL settings (key `sasl`).
+public struct SASLConfig: Sendable, Equatable {
+    /// PBKDF2 iteration count used when storing new SCRAM credentials (key `scram_iterations`),
+    /// default 10000, at least 4096 (RFC 7677).
+    public var scramIterations: Int
+
+    /// The smallest accepted `scram_iterations`.
+    public static let minimumScramIterations = 4096
+    /// The largest accepted `scram_iterations` (beyond this a single login costs seconds of CPU).
+    public static let maximumScramIterations = 10_000_000
+
+    public init(scramIterations: Int = 10_000) {
+        self.scramIterations = scramIterations
+    }
+}
+
+/// Everything wrong with a configuration, reported at once.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// One line per problem, usually `"key.path: message"`, e.g.
+    /// `listeners.c2s.port: expected an integer between 1 and 65535, got "abc"`.
+    /// YAML syntax errors read `line L, column C: invalid YAML: …`.
+    public var problems: [String]
+
+    public init(problems: [String]) {
+        self.problems = problems
+    }
+
+    /// The problems, one per line.
+    public var description: String {
+        problems.joined(separator: "\n")
+    }
+}

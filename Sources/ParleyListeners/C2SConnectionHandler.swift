@@ -1,0 +1,347 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import ParleyKernel
+import ParleyNIO
+import XMPPAddress
+import XMPPProtocol
+import XMPPSASL
+import XMPPStream
+import XMPPXML
+
+/// Drives one client connection: feeds stream events to a `C2SStateMachine` and performs its actions.
+///
+/// Runs entirely on its channel's event loop. Work that has to leave the loop (credential lookups,
+/// IQ handlers) comes back to it before the connection's next input is processed, so stanzas from one
+/// session keep their order (RFC 6120 §10.1).
+final class C2SConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = DecodedStreamEvent
+    typealias OutboundOut = ByteBuffer
+
+    private let server: C2SServerContext
+    private let decoder: XMLStreamDecoder
+    private let directTLS: Bool
+    private var machine: C2SStateMachine
+    private var context: ChannelHandlerContext?
+    private var remoteAddress = "unknown"
+    private var connectionToken: Int?
+    private var session: C2SSession?
+    private var tlsHost: String?
+
+    /// Input held back while a credential lookup is under way.
+    private var inputBacklog: [DecodedStreamEvent] = []
+    private var awaitingCredentials = false
+    /// Stanzas held back while an earlier stanza's handler is still running.
+    private var routeBacklog: [Stanza] = []
+    private var routing = false
+
+    private var unauthenticatedTimer: Scheduled<Void>?
+    private var outboundWhileUnwritable = 0
+    private var closed = false
+    private let serializer = XMLSerializer()
+
+    init(server: C2SServerContext, decoder: XMLStreamDecoder, directTLS: Bool) {
+        self.server = server
+        self.decoder = decoder
+        self.directTLS = directTLS
+        self.machine = C2SStateMachine(configuration: server.configuration, directTLS: directTLS, makeStreamID: { RandomID.make(length: 16) })
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        remoteAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        connectionToken = server.connections.admit(address: remoteAddress) { error in
+            eventLoop.execute { loopBound.value.terminate(error) }
+        }
+        guard connectionToken != nil else {
+            server.logger.notice("c2s connection refused: connection limit reached", metadata: ["address": "\(remoteAddress)"])
+            context.close(promise: nil)
+            return
+        }
+        server.logger.debug("c2s connection opened", metadata: ["address": "\(remoteAddress)", "direct_tls": "\(directTLS)"])
+        unauthenticatedTimer = context.eventLoop.scheduleTask(in: .milliseconds(Int64(server.limits.unauthenticatedTimeout * 1000))) {
+            loopBound.value.unauthenticatedTimeoutFired()
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        unauthenticatedTimer?.cancel()
+        if let connectionToken { server.connections.remove(connectionToken) }
+        if let session {
+            server.kernel.unbind(session)
+            server.logger.info("c2s session ended", metadata: ["jid": "\(session.jid)", "address": "\(remoteAddress)"])
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let input = unwrapInboundIn(data)
+        if awaitingCredentials {
+            inputBacklog.append(input)
+            return
+        }
+        process(input)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            let host = tlsHost ?? server.tls?.defaultHost
+            let binding = host.flatMap { server.tls?.channelBinding(forHost: $0) }.map { ChannelBinding(type: "tls-server-end-point", data: $0) }
+            if directTLS {
+                machine.directTLSEstablished(channelBinding: binding)
+            } else {
+                perform(machine.tlsEstablished(channelBinding: binding))
+            }
+            return
+        }
+        if let idle = event as? IdleStateHandler.IdleStateEvent {
+            switch idle {
+            case .read:
+                server.logger.info("c2s connection idle, closing", metadata: ["address": "\(remoteAddress)"])
+                terminate(StreamError(.connectionTimeout, text: "idle for too long"))
+            case .write:
+                // A whitespace keepalive (RFC 6120 §4.6.1) keeps NATs and the client's own timers happy.
+                if machine.state == .active { writeRaw(" ", flush: true) }
+            case .all:
+                break
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        server.logger.debug("c2s connection error", metadata: ["address": "\(remoteAddress)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { outboundWhileUnwritable = 0 }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Called by the SNI handler of a direct-TLS listener with the host the client asked for.
+    func selectedTLSHost(_ host: String) {
+        tlsHost = host
+    }
+
+    // MARK: Processing
+
+    private func process(_ input: DecodedStreamEvent) {
+        guard !closed else { return }
+        switch input {
+        case .event(let event):
+            perform(machine.receive(event))
+        case .failure(let error):
+            server.logger.info("c2s stream error from bad XML", metadata: ["address": "\(remoteAddress)", "error": "\(error)"])
+            perform(machine.parserFailed(error))
+        }
+    }
+
+    private func perform(_ actions: [C2SStateMachine.Action]) {
+        guard let context else { return }
+        for action in actions {
+            switch action {
+            case .sendStreamHeader(let header):
+                writeRaw(header.openingTag(), flush: false)
+            case .send(let element):
+                if element.namespace == NS.streams && element.name == "error" {
+                    server.logger.info("c2s stream error sent", metadata: [
+                        "address": "\(remoteAddress)", "condition": "\(StreamError(element: element)?.condition.rawValue ?? "?")",
+                        "jid": "\(session?.jid.description ?? machine.authenticatedUser?.description ?? "-")"])
+                }
+                writeRaw(serializer.serialize(element, inheritedNamespace: NS.client), flush: false)
+            case .sendStreamClose:
+                writeRaw(StreamHeader.closingTag, flush: false)
+            case .startTLS(let host):
+                startTLS(context: context, host: host)
+            case .resetParser(let authenticated):
+                decoder.reset(limits: authenticated ? server.limits.afterAuth : server.limits.beforeAuth)
+            case .lookupCredentials(let username, let host, let hash):
+                lookupCredentials(username: username, host: host, hash: hash, context: context)
+            case .authenticated(let user):
+                server.logger.info("c2s authenticated", metadata: ["user": "\(user)", "address": "\(remoteAddress)"])
+            case .authenticationFailed(let username, let condition):
+                if condition != .aborted { server.authFailures.record(remoteAddress) }
+                server.logger.notice("c2s authentication failed", metadata: [
+                    "user": "\(username ?? "-")", "address": "\(remoteAddress)", "reason": "\(condition.rawValue)"])
+            case .bind(let user, let resource):
+                bind(user: user, resource: resource, context: context)
+            case .sessionStarted(let jid):
+                unauthenticatedTimer?.cancel()
+                unauthenticatedTimer = nil
+                server.logger.info("c2s session started", metadata: ["jid": "\(jid)", "address": "\(remoteAddress)", "tls": "\(machine.isSecure)"])
+            case .route(let stanza):
+                route(stanza)
+            case .nonStanza:
+                // No module handles first-level elements other than stanzas yet (RFC 6120 §4.9.3.24).
+                perform(machine.terminate(StreamError(.unsupportedStanzaType)))
+            case .closeConnection:
+                closed = true
+                context.flush()
+                context.close(promise: nil)
+                return
+            }
+        }
+        context.flush()
+    }
+
+    private func writeRaw(_ text: String, flush: Bool) {
+        guard let context, context.channel.isActive else { return }
+        let buffer = context.channel.allocator.buffer(string: text)
+        if flush { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) } else { context.write(wrapOutboundOut(buffer), promise: nil) }
+    }
+
+    private func startTLS(context: ChannelHandlerContext, host: String) {
+        // RFC 6120 §5.4.3.3 and the STARTTLS command-injection attacks: plaintext buffered after
+        // <starttls/> must not be read as if it had come over TLS.
+        context.flush()
+        guard decoder.unconsumedByteCount == 0, let tls = server.tls else {
+            closed = true
+            context.close(promise: nil)
+            return
+        }
+        tlsHost = tls.resolveHost(host)
+        let handler = NIOSSLServerHandler(context: tls.contextOrDefault(forHost: host))
+        do {
+            try context.pipeline.syncOperations.addHandler(handler, position: .first)
+        } catch {
+            server.logger.error("could not start TLS", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        decoder.reset(limits: server.limits.beforeAuth)
+    }
+
+    private func lookupCredentials(username: String, host: String, hash: SCRAMHash, context: ChannelHandlerContext) {
+        if server.authFailures.isBlocked(remoteAddress) {
+            perform(machine.authenticationThrottled())
+            return
+        }
+        awaitingCredentials = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let accounts = server.accounts
+        let promise = context.eventLoop.makePromise(of: SCRAMCredential?.self)
+        promise.completeWithTask {
+            try await accounts.account(username: username, host: host)?.credential(for: hash)
+        }
+        promise.futureResult.whenComplete { result in
+            let handler = loopBound.value
+            handler.awaitingCredentials = false
+            switch result {
+            case .success(let credential):
+                handler.perform(handler.machine.credentialsLoaded(credential))
+            case .failure(let error):
+                handler.server.logger.error("account lookup failed", metadata: ["error": "\(error)"])
+                handler.perform(handler.machine.terminate(StreamError(.internalServerError)))
+            }
+            handler.drainInputBacklog()
+        }
+    }
+
+    private func drainInputBacklog() {
+        while !awaitingCredentials, !inputBacklog.isEmpty, !closed {
+            process(inputBacklog.removeFirst())
+        }
+    }
+
+    private func bind(user: JID, resource: String?, context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let maxQueue = server.limits.maxOutboundQueue
+        let bound = server.kernel.bind(user: user, resource: resource) { jid in
+            C2SSession(jid: jid, eventLoop: eventLoop, handler: loopBound, maxQueue: maxQueue)
+        }
+        session = bound as? C2SSession
+        perform(machine.bindSucceeded(bound.jid))
+    }
+
+    private func route(_ stanza: Stanza) {
+        guard let jid = session?.jid else { return }
+        if routing {
+            routeBacklog.append(stanza)
+            return
+        }
+        guard let work = server.kernel.route(stanza, from: jid), let context else { return }
+        routing = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { await work() }
+        promise.futureResult.whenComplete { _ in
+            let handler = loopBound.value
+            handler.routing = false
+            while !handler.routing, !handler.routeBacklog.isEmpty {
+                handler.route(handler.routeBacklog.removeFirst())
+            }
+        }
+    }
+
+    // MARK: From other sessions and the server
+
+    /// Writes a stanza routed to this session, enforcing the outbound queue bound.
+    func deliver(_ element: XElement) {
+        guard let context, !closed else { return }
+        if !context.channel.isWritable {
+            outboundWhileUnwritable += 1
+            if outboundWhileUnwritable > server.limits.maxOutboundQueue {
+                server.logger.warning("c2s outbound queue overflow, closing", metadata: ["jid": "\(session?.jid.description ?? "-")"])
+                terminate(StreamError(.policyViolation, text: "too many stanzas queued for a client that is not reading"))
+                return
+            }
+        }
+        writeRaw(serializer.serialize(element, inheritedNamespace: NS.client), flush: true)
+    }
+
+    func terminate(_ error: StreamError) {
+        guard !closed else { return }
+        perform(machine.terminate(error))
+        if !closed, let context {
+            // We sent our closing tag; give the peer a moment to answer with its own, then close (RFC 6120 §4.4).
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .seconds(5)) { loopBound.value.context?.close(promise: nil) }
+        }
+    }
+
+    private func unauthenticatedTimeoutFired() {
+        guard session == nil, !closed else { return }
+        server.logger.info("c2s connection did not authenticate in time", metadata: ["address": "\(remoteAddress)"])
+        terminate(StreamError(.connectionTimeout, text: "authentication took too long"))
+    }
+}
+
+/// The kernel's handle on a bound session; safe to use from any thread.
+final class C2SSession: SessionHandle {
+    let jid: JID
+    private let eventLoop: any EventLoop
+    private let handler: NIOLoopBound<C2SConnectionHandler>
+
+    init(jid: JID, eventLoop: any EventLoop, handler: NIOLoopBound<C2SConnectionHandler>, maxQueue: Int) {
+        self.jid = jid
+        self.eventLoop = eventLoop
+        self.handler = handler
+    }
+
+    func deliver(_ element: XElement) {
+        if eventLoop.inEventLoop {
+            handler.value.deliver(element)
+        } else {
+            let handler = self.handler
+            eventLoop.execute { handler.value.deliver(element) }
+        }
+    }
+
+    func terminate(_ error: StreamError) {
+        let handler = self.handler
+        eventLoop.execute { handler.value.terminate(error) }
+    }
+}

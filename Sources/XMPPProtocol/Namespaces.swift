@@ -1,0 +1,15 @@
+/// XML namespaces used by the protocol core.
+public enum NS {
+    public static let client = "jabber:client"
+    public static let server = "jabber:server"
+    public static let streams = "http://etherx.jabber.org/streams"
+    public static let streamErrors = "urn:ietf:params:xml:ns:xmpp-streams"
+    public static let stanzaErrors = "urn:ietf:params:xml:ns:xmpp-stanzas"
+    public static let tls = "urn:ietf:params:xml:ns:xmpp-tls"
+    public static let sasl = "urn:ietf:params:xml:ns:xmpp-sasl"
+    public static let bind = "urn:ietf:params:xml:ns:xmpp-bind"
+    public static let session = "urn:ietf:params:xml:ns:xmpp-session"
+    public static let ping = "urn:xmpp:ping"
+    /// XEP-0440: SASL channel-binding type capability.
+    public static let saslChannelBinding = "urn:xmpp:sasl-cb:0"
+}

@@ -1,0 +1,126 @@
+/// Writes elements as XML text with correct escaping and namespace declarations.
+///
+/// Inside an XMPP stream, stanzas inherit the stream's content namespace, and `jabber:client`
+/// and `jabber:server` are treated as the same for that purpose, so a stanza routed from one kind
+/// of stream to another is written without a stray `xmlns` (RFC 6120 §4.8.3).
+public struct XMLSerializer: Sendable {
+    /// Namespaces bound to prefixes by the enclosing stream header (e.g. streams → "stream").
+    public var declaredPrefixes: [String: String]
+
+    public init(declaredPrefixes: [String: String] = [XMLNamespace.streams: "stream"]) {
+        self.declaredPrefixes = declaredPrefixes
+    }
+
+    /// Serialises `element` as a child of a parent whose default namespace is `inheritedNamespace`.
+    public func serialize(_ element: XElement, inheritedNamespace: String) -> String {
+        var output = ""
+        output.reserveCapacity(256)
+        write(element, inheritedNamespace: inheritedNamespace, into: &output)
+        return output
+    }
+
+    public func write(_ element: XElement, inheritedNamespace: String, into output: inout String) {
+        var generatedPrefixCount = 0
+        write(element, inheritedNamespace: inheritedNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
+    }
+
+    private func write(_ element: XElement, inheritedNamespace: String, into output: inout String, generatedPrefixCount: inout Int) {
+        output += "<"
+        var childNamespace = inheritedNamespace
+        if let prefix = declaredPrefixes[element.namespace] {
+            output += prefix
+            output += ":"
+            output += element.name
+        } else {
+            output += element.name
+            if !Self.sameContentNamespace(element.namespace, inheritedNamespace) {
+                output += " xmlns='"
+                XMLEscaping.appendEscaped(element.namespace, to: &output)
+                output += "'"
+            }
+            childNamespace = element.namespace
+        }
+        for attribute in element.attributes {
+            output += " "
+            if attribute.namespace.isEmpty {
+                output += attribute.name
+            } else if attribute.namespace == XMLNamespace.xml {
+                output += "xml:"
+                output += attribute.name
+            } else if let prefix = declaredPrefixes[attribute.namespace] {
+                output += prefix
+                output += ":"
+                output += attribute.name
+            } else {
+                generatedPrefixCount += 1
+                let prefix = "ns\(generatedPrefixCount)"
+                output += "xmlns:\(prefix)='"
+                XMLEscaping.appendEscaped(attribute.namespace, to: &output)
+                output += "' \(prefix):"
+                output += attribute.name
+            }
+            output += "='"
+            XMLEscaping.appendEscaped(attribute.value, to: &output)
+            output += "'"
+        }
+        if element.children.isEmpty {
+            output += "/>"
+            return
+        }
+        output += ">"
+        for child in element.children {
+            switch child {
+            case .text(let text):
+                XMLEscaping.appendEscaped(text, to: &output)
+            case .element(let childElement):
+                write(childElement, inheritedNamespace: childNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
+            }
+        }
+        output += "</"
+        if let prefix = declaredPrefixes[element.namespace] {
+            output += prefix
+            output += ":"
+        }
+        output += element.name
+        output += ">"
+    }
+
+    static func sameContentNamespace(_ a: String, _ b: String) -> Bool {
+        a == b || (isStanzaNamespace(a) && isStanzaNamespace(b))
+    }
+
+    static func isStanzaNamespace(_ namespace: String) -> Bool {
+        namespace == "jabber:client" || namespace == "jabber:server"
+    }
+}
+
+public enum XMLEscaping {
+    /// Escapes the five XML special characters; valid for both text and single- or double-quoted attributes.
+    public static func appendEscaped(_ string: String, to output: inout String) {
+        var needsEscaping = false
+        for byte in string.utf8 where byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "&") || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+            needsEscaping = true
+            break
+        }
+        guard needsEscaping else {
+            output += string
+            return
+        }
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "<": output += "&lt;"
+            case ">": output += "&gt;"
+            case "&": output += "&amp;"
+            case "'": output += "&apos;"
+            case "\"": output += "&quot;"
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+    }
+
+    public static func escaped(_ string: String) -> String {
+        var output = ""
+        appendEscaped(string, to: &output)
+        return output
+    }
+}

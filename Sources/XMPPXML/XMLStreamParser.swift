@@ -1,0 +1,254 @@
+import CExpat
+
+/// What the stream parser produces: the root's start tag, each complete top-level child, the root's end.
+public enum XMLStreamEvent: Sendable, Hashable {
+    /// The stream root opened: its name, namespace, attributes and the namespace declarations on it
+    /// (`prefix` is `""` for the default namespace).
+    case streamStart(name: String, namespace: String, attributes: [XAttribute], namespaceDeclarations: [NamespaceDeclaration])
+    /// A complete first-level child of the root (a stanza or a negotiation element).
+    case element(XElement)
+    /// The root element closed.
+    case streamEnd
+}
+
+public struct NamespaceDeclaration: Sendable, Hashable {
+    public var prefix: String
+    public var uri: String
+    public init(prefix: String, uri: String) {
+        self.prefix = prefix
+        self.uri = uri
+    }
+}
+
+/// Why the parser gave up. Each maps to an RFC 6120 §4.9.3 stream error.
+public enum XMLStreamError: Error, Sendable, Hashable {
+    /// Malformed XML (RFC 6120 §4.9.3.13 `not-well-formed`).
+    case notWellFormed(String)
+    /// A DTD, entity declaration, processing instruction or comment (RFC 6120 §11.1 → `restricted-xml`).
+    case restrictedXML(String)
+    /// A limit was exceeded (→ `policy-violation`).
+    case limitExceeded(String)
+}
+
+/// Limits the parser enforces on what a peer sends.
+public struct XMLStreamLimits: Sendable, Hashable {
+    /// The most bytes a single token (e.g. a start tag) may take before it is complete.
+    public var maxTokenBytes: Int
+    /// The most bytes one first-level element may take, from its `<` to its end.
+    public var maxElementBytes: Int
+    /// The deepest nesting allowed, counting the stream root as depth 1.
+    public var maxDepth: Int
+
+    public init(maxTokenBytes: Int = 16_384, maxElementBytes: Int = 65_536, maxDepth: Int = 64) {
+        self.maxTokenBytes = maxTokenBytes
+        self.maxElementBytes = maxElementBytes
+        self.maxDepth = maxDepth
+    }
+}
+
+/// An expat push parser for one XML stream: feed it bytes as they arrive, get complete events back.
+///
+/// A new instance is used for each stream (and each stream restart, RFC 6120 §4.3.3). Not thread-safe:
+/// it belongs to one connection. Expat's reparse deferral is turned off so that a complete stanza is
+/// never held back waiting for more input (libexpat #840); the quadratic cost that deferral guards
+/// against (CVE-2023-52425) is bounded instead by `maxTokenBytes`.
+public final class XMLStreamParser {
+    public var limits: XMLStreamLimits
+    private let parser: XML_Parser
+    private var events: [XMLStreamEvent] = []
+    private var stack: [XElement] = []
+    private var textBuffer: [UInt8] = []
+    private var pendingDeclarations: [NamespaceDeclaration] = []
+    private var depth = 0
+    private var failure: XMLStreamError?
+    private var bytesFed: Int = 0
+    private var lastEventOffset: Int = 0
+    private var elementStartOffset: Int = 0
+    private var ended = false
+
+    public init(limits: XMLStreamLimits = XMLStreamLimits()) {
+        self.limits = limits
+        // Namespace separator is a space: names arrive as "uri local".
+        parser = XML_ParserCreateNS("UTF-8", 0x20)
+        XML_SetReparseDeferralEnabled(parser, XML_FALSE)
+        XML_SetUserData(parser, Unmanaged.passUnretained(self).toOpaque())
+        XML_SetElementHandler(parser, { userData, name, attributes in
+            XMLStreamParser.from(userData).startElement(name!, attributes!)
+        }, { userData, name in
+            XMLStreamParser.from(userData).endElement(name!)
+        })
+        XML_SetCharacterDataHandler(parser) { userData, data, length in
+            XMLStreamParser.from(userData).characters(data!, Int(length))
+        }
+        XML_SetStartNamespaceDeclHandler(parser) { userData, prefix, uri in
+            XMLStreamParser.from(userData).namespaceDeclaration(prefix, uri)
+        }
+        // RFC 6120 §11.1: no DTDs, entity declarations, processing instructions or comments.
+        XML_SetStartDoctypeDeclHandler(parser) { userData, _, _, _, _ in
+            XMLStreamParser.from(userData).refuse("document type declaration")
+        }
+        XML_SetEntityDeclHandler(parser) { userData, _, _, _, _, _, _, _, _ in
+            XMLStreamParser.from(userData).refuse("entity declaration")
+        }
+        XML_SetProcessingInstructionHandler(parser) { userData, _, _ in
+            XMLStreamParser.from(userData).refuse("processing instruction")
+        }
+        XML_SetCommentHandler(parser) { userData, _ in
+            XMLStreamParser.from(userData).refuse("comment")
+        }
+    }
+
+    deinit {
+        XML_ParserFree(parser)
+    }
+
+    private static func from(_ userData: UnsafeMutableRawPointer?) -> XMLStreamParser {
+        Unmanaged<XMLStreamParser>.fromOpaque(userData!).takeUnretainedValue()
+    }
+
+    /// Parses the next bytes of the stream. Returns the events completed by them, or throws once the
+    /// stream is unusable (after which the parser must not be fed again).
+    public func feed(_ bytes: UnsafeRawBufferPointer) throws(XMLStreamError) -> [XMLStreamEvent] {
+        if let failure { throw failure }
+        if bytes.isEmpty { return [] }
+        events.removeAll(keepingCapacity: true)
+        let status = XML_Parse(parser, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), XML_FALSE)
+        bytesFed += bytes.count
+        if let failure { throw failure }
+        if status != XML_STATUS_OK {
+            let code = XML_GetErrorCode(parser)
+            let message = String(cString: XML_ErrorString(code))
+            let error = XMLStreamError.notWellFormed(message)
+            failure = error
+            throw error
+        }
+        // The bytes not yet turned into any event belong to one unfinished token.
+        if bytesFed - lastEventOffset > limits.maxTokenBytes {
+            return try fail(.limitExceeded("token larger than \(limits.maxTokenBytes) bytes"))
+        }
+        if depth >= 2 && bytesFed - elementStartOffset > limits.maxElementBytes {
+            return try fail(.limitExceeded("stanza larger than \(limits.maxElementBytes) bytes"))
+        }
+        return events
+    }
+
+    /// Bytes fed that have not completed any event yet (part of an unfinished token).
+    public var unconsumedByteCount: Int { bytesFed - lastEventOffset }
+
+    public func feed(_ bytes: [UInt8]) throws(XMLStreamError) -> [XMLStreamEvent] {
+        do {
+            return try bytes.withUnsafeBytes { buffer in try feed(buffer) }
+        } catch let error as XMLStreamError {
+            throw error
+        } catch {
+            preconditionFailure("unreachable")
+        }
+    }
+
+    public func feed(_ string: String) throws(XMLStreamError) -> [XMLStreamEvent] {
+        try feed(Array(string.utf8))
+    }
+
+    private func fail(_ error: XMLStreamError) throws(XMLStreamError) -> [XMLStreamEvent] {
+        failure = error
+        throw error
+    }
+
+    // MARK: expat callbacks
+
+    private func markEvent() {
+        lastEventOffset = Int(XML_GetCurrentByteIndex(parser)) + Int(XML_GetCurrentByteCount(parser))
+        // Checked here as well as after each feed, so one huge read cannot build a huge element first.
+        if depth >= 2 && lastEventOffset - elementStartOffset > limits.maxElementBytes {
+            stop(.limitExceeded("stanza larger than \(limits.maxElementBytes) bytes"))
+        }
+    }
+
+    private func stop(_ error: XMLStreamError) {
+        if failure == nil { failure = error }
+        XML_StopParser(parser, XML_FALSE)
+    }
+
+    private func refuse(_ what: String) {
+        stop(.restrictedXML(what))
+    }
+
+    private func namespaceDeclaration(_ prefix: UnsafePointer<CChar>?, _ uri: UnsafePointer<CChar>?) {
+        guard depth == 0 else { return }
+        pendingDeclarations.append(NamespaceDeclaration(
+            prefix: prefix.map { String(cString: $0) } ?? "",
+            uri: uri.map { String(cString: $0) } ?? ""))
+    }
+
+    private func startElement(_ rawName: UnsafePointer<CChar>, _ rawAttributes: UnsafeMutablePointer<UnsafePointer<CChar>?>) {
+        guard failure == nil else { return }
+        markEvent()
+        depth += 1
+        if depth > limits.maxDepth {
+            stop(.limitExceeded("element nesting deeper than \(limits.maxDepth)"))
+            return
+        }
+        flushText()
+        let (namespace, name) = Self.split(rawName)
+        var attributes: [XAttribute] = []
+        var index = 0
+        while let attributeName = rawAttributes[index], let value = rawAttributes[index + 1] {
+            let (attributeNamespace, localName) = Self.split(attributeName)
+            attributes.append(XAttribute(name: localName, namespace: attributeNamespace, value: String(cString: value)))
+            index += 2
+        }
+        if depth == 1 {
+            events.append(.streamStart(name: name, namespace: namespace, attributes: attributes, namespaceDeclarations: pendingDeclarations))
+            pendingDeclarations = []
+            return
+        }
+        if depth == 2 {
+            elementStartOffset = Int(XML_GetCurrentByteIndex(parser))
+        }
+        stack.append(XElement(name, namespace: namespace, attributes: attributes))
+    }
+
+    private func endElement(_ rawName: UnsafePointer<CChar>) {
+        guard failure == nil else { return }
+        markEvent()
+        depth -= 1
+        if depth == 0 {
+            ended = true
+            events.append(.streamEnd)
+            return
+        }
+        flushText()
+        guard let finished = stack.popLast() else { return }
+        if stack.isEmpty {
+            events.append(.element(finished))
+        } else {
+            stack[stack.count - 1].children.append(.element(finished))
+        }
+    }
+
+    private func characters(_ data: UnsafePointer<CChar>, _ length: Int) {
+        guard failure == nil else { return }
+        markEvent()
+        guard failure == nil else { return }
+        // Text directly inside the stream root is only whitespace keepalives; drop it.
+        guard depth >= 2 else { return }
+        data.withMemoryRebound(to: UInt8.self, capacity: length) { pointer in
+            textBuffer.append(contentsOf: UnsafeBufferPointer(start: pointer, count: length))
+        }
+    }
+
+    private func flushText() {
+        guard !textBuffer.isEmpty else { return }
+        if !stack.isEmpty {
+            stack[stack.count - 1].children.append(.text(String(decoding: textBuffer, as: UTF8.self)))
+        }
+        textBuffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Splits expat's "uri local" name; names without a namespace have no space.
+    private static func split(_ raw: UnsafePointer<CChar>) -> (namespace: String, name: String) {
+        let full = String(cString: raw)
+        guard let space = full.utf8.lastIndex(of: 0x20) else { return ("", full) }
+        return (String(full[..<space]), String(full[full.index(after: space)...]))
+    }
+}
