@@ -44,7 +44,8 @@ extension ServerConfig {
     }
 
     private static func describe(_ error: YamlError) -> String {
-        func at(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
+        func at(_ mark: Mark) -> String { at(line: mark.line, column: mark.column) }
+        func at(line: Int, column: Int) -> String { "line \(line), column \(column)" }
         func syntax(_ context: YamlError.Context?, _ problem: String, _ mark: Mark) -> String {
             var message = "\(at(mark)): invalid YAML: \(problem)"
             if let context {
@@ -65,7 +66,7 @@ extension ServerConfig {
             let line = before.reduce(into: 1) { count, character in if character.isNewline { count += 1 } }
             let lineStart = before.lastIndex(where: \.isNewline).map { before.index(after: $0) } ?? before.startIndex
             let column = before[lineStart...].unicodeScalars.count + 1
-            return "\(at(Mark(line: line, column: column))): invalid YAML: \(problem)"
+            return "\(at(line: line, column: column)): invalid YAML: \(problem)"
         case let .duplicatedKeysInMapping(duplicates, context):
             let keys = duplicates.map(quoted).joined(separator: ", ")
             return "\(at(context.mark)): invalid YAML: duplicate key \(keys)"

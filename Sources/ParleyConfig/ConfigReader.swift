@@ -95,7 +95,7 @@ struct ConfigValue {
     var summary: String {
         switch node {
         case .scalar(let scalar):
-            switch node.tag.name {
+            switch tagName {
             case .str:
                 return quoted(scalar.string)
             case .null:
@@ -114,14 +114,19 @@ struct ConfigValue {
 
     // MARK: Kinds
 
+    /// The resolved YAML tag (`str`, `int`, `float`, `bool`, `null`, …).
+    var tagName: Tag.Name {
+        Tag.Name(rawValue: node.tag.rawValue)
+    }
+
     var isNull: Bool {
-        if case .scalar = node, node.tag.name == .null { return true }
+        if case .scalar = node, tagName == .null { return true }
         return false
     }
 
     /// `true`/`false` when the value is a YAML boolean, without reporting anything.
     var boolIfPresent: Bool? {
-        guard case .scalar = node, node.tag.name == .bool else { return nil }
+        guard case .scalar = node, tagName == .bool else { return nil }
         return node.bool
     }
 
@@ -140,7 +145,7 @@ struct ConfigValue {
             reportMismatch(expected: expected)
             return nil
         }
-        switch node.tag.name {
+        switch tagName {
         case .null, .bool:
             reportMismatch(expected: expected)
             return nil
@@ -162,7 +167,7 @@ struct ConfigValue {
     /// An integer within `range`.
     func int(in range: ClosedRange<Int>) -> Int? {
         let expected = Self.describe(range)
-        guard case .scalar = node, node.tag.name == .int, let value = node.int, range.contains(value) else {
+        guard case .scalar = node, tagName == .int, let value = node.int, range.contains(value) else {
             reportMismatch(expected: expected)
             return nil
         }
@@ -177,7 +182,7 @@ struct ConfigValue {
             return nil
         }
         let value: Double?
-        switch node.tag.name {
+        switch tagName {
         case .int: value = node.int.map(Double.init)
         case .float: value = Double.construct(from: scalar)
         default: value = nil

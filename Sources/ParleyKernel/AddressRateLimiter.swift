@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// Counts events per source address over a sliding minute (e.g. failed logins) and says when an
@@ -12,7 +17,7 @@ public final class AddressRateLimiter: Sendable {
 
     /// `limit` 0 means unlimited.
     public init(limit: Int, windowSeconds: Int64 = 60, maxTrackedAddresses: Int = 100_000,
-                now: @escaping @Sendable () -> Int64 = { Int64(ContinuousClock.now.secondsSinceReference) }) {
+                now: @escaping @Sendable () -> Int64 = AddressRateLimiter.monotonicSeconds) {
         self.limit = limit
         self.windowSeconds = windowSeconds
         self.maxTrackedAddresses = maxTrackedAddresses
@@ -45,11 +50,11 @@ public final class AddressRateLimiter: Sendable {
     }
 }
 
-extension ContinuousClock.Instant {
-    var secondsSinceReference: Double {
-        let components = (self - ContinuousClock.Instant.reference).components
-        return Double(components.seconds) + Double(components.attoseconds) / 1e18
+extension AddressRateLimiter {
+    /// Whole seconds on a monotonic clock (wall-clock jumps must not reset or extend windows).
+    @Sendable public static func monotonicSeconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Int64(time.tv_sec)
     }
-
-    private static let reference = ContinuousClock.now
 }

@@ -157,7 +157,7 @@ enum Domainpart {
         if label.allSatisfy(\.isASCII) {
             let bytes = label.map { UInt8($0.value) }
             return bytes.withUnsafeBufferPointer { buf in
-                buf.count <= 63 && !buf.contains(UInt8(ascii: ".")) && isValidASCIIHostnameLabel(buf)
+                buf.count <= 63 && isValidASCIIHostnameLabel(buf)
             }
         }
         if 4 + label.count > 63 { return false } // lower bound of the A-label length

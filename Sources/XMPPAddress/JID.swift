@@ -33,25 +33,28 @@ public struct JID: Hashable, Sendable, CustomStringConvertible {
     /// left, everything before the first '@' is the localpart; the rest is the domainpart.
     public init(_ string: String) throws(JIDError) {
         if string.isEmpty { throw .empty }
-        let utf8 = string.utf8
-        let slash = utf8.firstIndex(of: UInt8(ascii: "/"))
-        let domainEnd = slash ?? utf8.endIndex
-        let at = utf8[utf8.startIndex..<domainEnd].firstIndex(of: UInt8(ascii: "@"))
-
-        // Slice on UTF-8 indices: '/' and '@' are ASCII, so these are scalar boundaries
-        // (String subscripts would round to Character boundaries, e.g. "/" + U+0301).
-        var local: String? = nil
-        var domainStart = utf8.startIndex
-        if let at {
-            local = try JID.normalizeLocalpart(String(decoding: utf8[utf8.startIndex..<at], as: UTF8.self))
-            domainStart = utf8.index(after: at)
+        // One pass over the UTF-8 bytes; '/' and '@' are ASCII, so the cuts fall on scalar
+        // boundaries (String subscripts would round to Character boundaries, e.g. "/" + U+0301).
+        var copy = string
+        let (rawLocal, rawDomain, rawResource) = copy.withUTF8 { buf -> (String?, String, String?) in
+            var at = -1
+            var slash = -1
+            for i in 0..<buf.count {
+                let b = buf[i]
+                if b == UInt8(ascii: "/") { slash = i; break }
+                if b == UInt8(ascii: "@") && at < 0 { at = i }
+            }
+            let domainEnd = slash < 0 ? buf.count : slash
+            let local = at < 0 ? nil : String(decoding: UnsafeBufferPointer(rebasing: buf[0..<at]), as: UTF8.self)
+            let domain = at < 0 && slash < 0 ? string
+                : String(decoding: UnsafeBufferPointer(rebasing: buf[(at + 1)..<domainEnd]), as: UTF8.self)
+            let resource = slash < 0 ? nil
+                : String(decoding: UnsafeBufferPointer(rebasing: buf[(slash + 1)...]), as: UTF8.self)
+            return (local, domain, resource)
         }
-        let domain = try Domainpart.normalize(String(decoding: utf8[domainStart..<domainEnd], as: UTF8.self))
-        var resource: String? = nil
-        if let slash {
-            resource = try JID.normalizeResourcepart(
-                String(decoding: utf8[utf8.index(after: slash)..<utf8.endIndex], as: UTF8.self))
-        }
+        let local = try rawLocal.map { (s) throws(JIDError) in try JID.normalizeLocalpart(s) }
+        let domain = try Domainpart.normalize(rawDomain)
+        let resource = try rawResource.map { (s) throws(JIDError) in try JID.normalizeResourcepart(s) }
         self.init(unchecked: local, domain, resource)
     }
 
@@ -65,7 +68,6 @@ public struct JID: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parts must already be normalised.
-    @usableFromInline
     init(unchecked localpart: String?, _ domainpart: String, _ resourcepart: String?) {
         self.localpart = localpart
         self.domainpart = domainpart

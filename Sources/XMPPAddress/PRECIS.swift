@@ -12,14 +12,14 @@ public enum PRECISError: Error, Hashable, Sendable {
 /// mapped, normalised with Foundation and checked against the string class derived
 /// from Swift's Unicode properties (see PRECISDerivation.swift for simplifications).
 public enum PRECIS {
-    /// RFC 8265 §3.3 UsernameCaseMapped (width-map, case-map to lowercase, NFC, IdentifierClass, bidi rule may be skipped with a comment)
-    ///
-    /// The Bidi Rule (RFC 8265 §3.3.3 step 5, RFC 5893) is not applied.
+    /// RFC 8265 §3.3 UsernameCaseMapped: width mapping, lowercase, NFC, then IdentifierClass;
+    /// never empty. The Bidi Rule (RFC 8265 §3.3.3 step 5, RFC 5893) is not applied.
     public static func usernameCaseMapped(_ s: String) throws(PRECISError) -> String {
         try enforceUsernameCaseMapped(s, jidLocalpart: false)
     }
 
-    /// RFC 8265 §4.2 OpaqueString (map non-ASCII spaces to U+0020, NFC, FreeformClass, not empty) — used for resourceparts and SASL passwords
+    /// RFC 8265 §4.2 OpaqueString: non-ASCII spaces to U+0020, NFC, then FreeformClass; never
+    /// empty. Used for resourceparts (RFC 7622 §3.4) and SASL passwords.
     public static func opaqueString(_ s: String) throws(PRECISError) -> String {
         if s.isEmpty { throw .empty }
         switch ASCIIFastPath.freeform(s) {

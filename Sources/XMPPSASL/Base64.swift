@@ -1,6 +1,6 @@
 /// Base64 (RFC 4648 §4, with padding) for the SCRAM attributes that carry it: s=, c=, p=, v=
 /// (RFC 5802 §7). Kept here so the protocol core needs no Foundation.
-enum Base64 {
+public enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     private static let decodeTable: [UInt8] = {
@@ -11,7 +11,7 @@ enum Base64 {
         return table
     }()
 
-    static func encode(_ bytes: some Collection<UInt8>) -> [UInt8] {
+    public static func encode(_ bytes: some Collection<UInt8>) -> [UInt8] {
         let input = Array(bytes)
         var out: [UInt8] = []
         out.reserveCapacity((input.count + 2) / 3 * 4)
@@ -29,13 +29,13 @@ enum Base64 {
         return out
     }
 
-    static func encodeString(_ bytes: some Collection<UInt8>) -> String {
+    public static func encodeString(_ bytes: some Collection<UInt8>) -> String {
         String(decoding: encode(bytes), as: UTF8.self)
     }
 
     /// Decodes padded base64; nil on any character outside the alphabet, a length that is not a
     /// multiple of 4, or misplaced padding.
-    static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+    public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         let input = Array(text)
         guard input.count % 4 == 0 else { return nil }
         var out: [UInt8] = []

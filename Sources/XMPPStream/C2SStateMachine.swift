@@ -498,11 +498,11 @@ public struct C2SStateMachine: Sendable {
         let trimmed = text.filter { !$0.isWhitespace }
         if trimmed.isEmpty { return nil }
         if trimmed == "=" { return .success([]) }
-        guard let bytes = Base64.decode(trimmed) else { return .failure(.incorrectEncoding) }
+        guard let bytes = Base64.decode(Array(trimmed.utf8)) else { return .failure(.incorrectEncoding) }
         return .success(bytes)
     }
 
     static func base64(_ bytes: [UInt8]) -> String {
-        bytes.isEmpty ? "=" : Base64.encode(bytes)
+        bytes.isEmpty ? "=" : Base64.encodeString(bytes)
     }
 }

@@ -70,7 +70,7 @@ public final class XMLStreamParser {
         self.limits = limits
         // Namespace separator is a space: names arrive as "uri local".
         parser = XML_ParserCreateNS("UTF-8", 0x20)
-        XML_SetReparseDeferralEnabled(parser, XML_FALSE)
+        _ = parley_expat_disable_reparse_deferral(parser)
         XML_SetUserData(parser, Unmanaged.passUnretained(self).toOpaque())
         XML_SetElementHandler(parser, { userData, name, attributes in
             XMLStreamParser.from(userData).startElement(name!, attributes!)
@@ -112,7 +112,7 @@ public final class XMLStreamParser {
         if let failure { throw failure }
         if bytes.isEmpty { return [] }
         events.removeAll(keepingCapacity: true)
-        let status = XML_Parse(parser, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), XML_FALSE)
+        let status = XML_Parse(parser, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), 0)
         bytesFed += bytes.count
         if let failure { throw failure }
         if status != XML_STATUS_OK {

@@ -1,0 +1,127 @@
+"""The `parley user ...` and `parley config check` commands, checked through what a client sees:
+accounts the CLI changes while the server runs are what the server authenticates against."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import slix
+from conftest import ACCOUNTS, ParleyServer, to_yaml
+from xmpp_raw import SASL_NS, RawStream, q, sasl_condition
+
+
+def _output(result) -> str:
+    return (result.stdout or "") + (result.stderr or "")
+
+
+def _plain(server: ParleyServer, user: str, password: str):
+    """Raw PLAIN over STARTTLS; returns the <success/> or <failure/> element."""
+    with RawStream(server.c2s_port) as s:
+        s.open()
+        s.starttls()
+        s.open()
+        return s.auth_plain(user, password), s.describe()
+
+
+def _slix_login(server: ParleyServer, jid: str, password: str, mechanism: str) -> str | None:
+    """The bound JID, or None when authentication failed."""
+    async def body():
+        client = slix.make_client(jid, password, mechanism=mechanism)
+        try:
+            await slix.login(client, server.c2s_port)
+            return client.boundjid.full
+        except slix.LoginFailed as failed:
+            if "failed_all_auth" in str(failed):
+                return None
+            raise
+        finally:
+            await slix.close(client)
+    return slix.run(body)
+
+
+def test_user_add_twice_fails(server):
+    first = server.cli("user", "add", "carol@localhost", "--password", "carol-1")
+    assert first.returncode == 0, _output(first)
+    second = server.cli("user", "add", "carol@localhost", "--password", "carol-2")
+    assert second.returncode != 0, "adding an existing account must fail:\n" + _output(second)
+    assert re.search(r"exist|already", _output(second), re.I), \
+        "the message must say the account exists:\n" + _output(second)
+    # The first password still works; the second add changed nothing.
+    result, wire = _plain(server, "carol", "carol-1")
+    assert result.tag == q(SASL_NS, "success"), wire
+
+
+def test_user_add_for_unserved_host_fails(server):
+    result = server.cli("user", "add", "eve@not-served.example", "--password", "x")
+    assert result.returncode != 0, _output(result)
+    assert "not-served.example" in _output(result), _output(result)
+
+
+def test_user_list_shows_accounts(server):
+    result = server.cli("user", "list")
+    assert result.returncode == 0, _output(result)
+    listed = set(result.stdout.split())
+    for user in ACCOUNTS:
+        assert f"{user}@localhost" in listed, _output(result)
+
+
+def test_user_passwd_changes_password(server):
+    jid = "dave@localhost"
+    assert server.cli("user", "add", jid, "--password", "dave-old").returncode == 0
+    assert _slix_login(server, jid + "/before", "dave-old", "SCRAM-SHA-256") == jid + "/before"
+
+    changed = server.cli("user", "passwd", jid, "--password", "dave-new")
+    assert changed.returncode == 0, _output(changed)
+
+    for mechanism in ("SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"):
+        assert _slix_login(server, f"{jid}/{mechanism}", "dave-new", mechanism) == f"{jid}/{mechanism}"
+    result, wire = _plain(server, "dave", "dave-old")
+    assert result.tag == q(SASL_NS, "failure") and sasl_condition(result) == ["not-authorized"], wire
+    assert _slix_login(server, jid + "/old", "dave-old", "SCRAM-SHA-256") is None
+
+
+def test_user_passwd_unknown_account_fails(server):
+    result = server.cli("user", "passwd", "nobody@localhost", "--password", "x")
+    assert result.returncode != 0, _output(result)
+
+
+def test_user_delete_then_login_fails(server):
+    jid = "frank@localhost"
+    assert server.cli("user", "add", jid, "--password", "frank-pw").returncode == 0
+    assert _slix_login(server, jid + "/a", "frank-pw", "SCRAM-SHA-1") == jid + "/a"
+
+    deleted = server.cli("user", "delete", jid)
+    assert deleted.returncode == 0, _output(deleted)
+
+    result, wire = _plain(server, "frank", "frank-pw")
+    assert result.tag == q(SASL_NS, "failure") and sasl_condition(result) == ["not-authorized"], wire
+    assert _slix_login(server, jid + "/b", "frank-pw", "SCRAM-SHA-512") is None
+    listed = server.cli("user", "list")
+    assert jid not in listed.stdout.split(), _output(listed)
+    again = server.cli("user", "delete", jid)
+    assert again.returncode != 0, "deleting a missing account must fail:\n" + _output(again)
+
+
+def test_config_check_accepts_valid_config(server):
+    result = server.cli("config", "check")
+    assert result.returncode == 0, _output(result)
+
+
+def test_config_check_reports_every_problem(server, tmp_path):
+    config = {
+        "hosts": ["localhost"],
+        "data_directory": "data",
+        "no_such_option": True,
+        "listeners": {"c2s": {"address": "127.0.0.1", "port": 70000}},
+    }
+    path = tmp_path / "bad.yaml"
+    path.write_text(to_yaml(config) + "\n")
+    result = server.cli("config", "check", config=path)
+    out = _output(result)
+    assert result.returncode != 0, "a config with problems must be rejected:\n" + out
+    assert "no_such_option" in out, "the unknown key must be named:\n" + out
+    assert re.search(r"listeners\W+c2s\W+port", out), \
+        "the bad port must be reported with its key path (listeners.c2s.port):\n" + out
+
