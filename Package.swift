@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "XMPPStreamTests", dependencies: ["XMPPStream", "XMPPProtocol", "XMPPSASL", "XMPPXML", "XMPPAddress"]),
         .testTarget(name: "ParleyStorageTests", dependencies: ["ParleyStorage", "ParleySQLite", "XMPPSASL"]),
         .testTarget(name: "ParleyConfigTests", dependencies: ["ParleyConfig"]),
-        .testTarget(name: "ParleyKernelTests", dependencies: ["ParleyKernel", "ParleyIM", "XMPPProtocol", "XMPPXML", "XMPPAddress"]),
+        .testTarget(name: "ParleyKernelTests", dependencies: ["ParleyKernel", "ParleyIM", "ParleyStorage", "XMPPProtocol", "XMPPXML", "XMPPAddress"]),
         .testTarget(name: "ParleyListenersTests", dependencies: [
             "ParleyListeners", "ParleyNIO", "ParleyKernel", "ParleyStorage", "XMPPSASL", "XMPPXML",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -59,7 +59,7 @@ public final class ParleyServer: Service {
         let accounts = try Self.openAccountStore(config)
         let tls = try loadTLS()
         let hosts = Set(config.hosts.map(\.name))
-        let kernel = Kernel(hosts: hosts, modules: [PingModule()], logger: logger)
+        let kernel = Kernel(hosts: hosts, accounts: accounts, modules: [PingModule()], logger: logger)
         let limits = config.limits
         let c2sLimits = C2SLimits(
             beforeAuth: XMLStreamLimits(maxTokenBytes: limits.maxTagSize, maxElementBytes: limits.maxStanzaSizeBeforeAuth, maxDepth: limits.maxDepth),
@@ -70,7 +70,9 @@ public final class ParleyServer: Service {
             kernel: kernel, accounts: accounts, tls: tls,
             configuration: C2SConfiguration(hosts: hosts, defaultHost: config.hosts.first?.name, tlsAvailable: true,
                                             tlsRequired: config.tls.requireForC2S, plainAllowed: config.tls.allowPlainAuth,
-                                            maxAuthAttempts: limits.authAttemptsPerConnection),
+                                            maxAuthAttempts: limits.authAttemptsPerConnection,
+                                            scramIterations: config.sasl.scramIterations,
+                                            extraFeaturesAfterAuth: kernel.streamFeatures),
             limits: c2sLimits,
             authFailures: AddressRateLimiter(limit: limits.authFailuresPerAddressPerMinute),
             connections: connections, logger: logger)

@@ -310,7 +310,8 @@ final class ConfigMapping {
         var best: (name: String, distance: Int)?
         for candidate in candidates where !candidate.isEmpty {
             let distance = editDistance(lowered, candidate)
-            let allowed = max(1, min(3, candidate.count / 3))
+            // Short keys get no suggestion: `s2s` is not a typo of `c2s`.
+            let allowed = min(3, candidate.count / 4)
             if distance <= allowed, distance < (best?.distance ?? .max) {
                 best = (candidate, distance)
             }

@@ -1,62 +1,149 @@
 import Logging
+import ParleyStorage
 import XMPPAddress
 import XMPPProtocol
 import XMPPXML
 
-/// Hosts, sessions, and the routing of stanzas between them (RFC 6120 §10, RFC 6121 §8).
+/// Hosts, sessions, modules, and the routing of stanzas between them (RFC 6120 §10, RFC 6121 §8).
 public final class Kernel: Sendable {
     public let hosts: Set<String>
     public let sessions: any SessionRegistry
-    private let iqHandlers: [IQHandlerKey: IQHandler]
-    public let serverFeatures: [String]
-    public let accountFeatures: [String]
-    private let logger: Logger
+    public let accounts: any AccountStore
+    public let logger: Logger
+    let table: ModuleTable
 
-    public init(hosts: Set<String>, sessions: any SessionRegistry = LocalSessionRegistry(), modules: [any Module], logger: Logger) {
+    public init(hosts: Set<String>, accounts: any AccountStore, sessions: any SessionRegistry = LocalSessionRegistry(),
+                modules: [any Module], logger: Logger) {
         self.hosts = hosts
+        self.accounts = accounts
         self.sessions = sessions
         self.logger = logger
-        let registrar = ModuleRegistrar()
+        self.table = ModuleTable()
+        let registrar = ModuleRegistrar(table: table, kernel: self)
         for module in modules { module.register(in: registrar) }
-        iqHandlers = registrar.iqHandlers
-        serverFeatures = registrar.serverFeatures
-        accountFeatures = registrar.accountFeatures
     }
 
-    /// Work that must finish before the sender's next stanza is routed (RFC 6120 §10.1: in order).
-    public typealias PendingWork = @Sendable () async -> Void
+    public var serverFeatures: [String] { table.serverFeatures }
+    public var accountFeatures: [String] { table.accountFeatures }
+    public var serverIdentities: [DiscoIdentity] { table.serverIdentities }
+    public var serverExtensions: [XElement] { table.serverExtensions }
+    /// Stream features modules offer after authentication.
+    public var streamFeatures: [XElement] { table.streamFeatures }
 
-    /// Routes a stanza from a bound local session (its `from` already stamped). Returns async work when
-    /// a handler has to run; the caller runs it before routing this session's next stanza.
-    public func route(_ stanza: Stanza, from sender: JID) -> PendingWork? {
+    public func isLocal(_ jid: JID) -> Bool { hosts.contains(jid.domainpart) }
+
+    // MARK: Sessions
+
+    /// Binds a resource (RFC 6120 §7). A session already bound to that full JID is told `conflict`
+    /// and replaced (§7.7.2.2, the "override" policy ejabberd and Prosody use by default).
+    public func bind(user: JID, resource: String?, transport: any SessionHandle) async -> LocalSession {
+        let (session, replaced) = sessions.bind(user: user, resource: resource, transport: transport)
+        if let replaced {
+            logger.info("session replaced by a new login", metadata: ["jid": "\(session.jid)"])
+            replaced.transport.terminate(StreamError(.conflict, text: "replaced by a new session"))
+            await runClosedHooks(replaced)
+        }
+        for entry in table.sessionBound { await entry.hook(session) }
+        return session
+    }
+
+    /// The session's stream ended, cleanly or not: modules send unavailable presence and clean up.
+    public func unbind(_ session: LocalSession) async {
+        guard sessions.unbind(session) else { return }
+        await runClosedHooks(session)
+    }
+
+    private func runClosedHooks(_ session: LocalSession) async {
+        for entry in table.sessionClosed { await entry.hook(session) }
+    }
+
+    /// Announced by the presence module when a session sends its initial presence.
+    public func sessionBecameAvailable(_ session: LocalSession) async {
+        for entry in table.sessionAvailable { await entry.hook(session) }
+    }
+
+    /// Sessions of an account that are available (have sent available presence), RFC 6121 §8.5.
+    public func availableSessions(of user: JID) -> [LocalSession] {
+        sessions.sessions(for: user.bare).filter(\.isAvailable)
+    }
+
+    public func accountExists(_ user: JID) async -> Bool {
+        guard let username = user.localpart, isLocal(user) else { return false }
+        if !sessions.sessions(for: user.bare).isEmpty { return true }
+        do {
+            return try await accounts.account(username: username, host: user.domainpart) != nil
+        } catch {
+            logger.error("account lookup failed", metadata: ["jid": "\(user.bare)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Removes an account and everything modules keep for it; its sessions are closed.
+    public func deleteAccount(_ user: JID) async throws -> Bool {
+        guard let username = user.localpart else { return false }
+        for session in sessions.sessions(for: user.bare) {
+            session.transport.terminate(StreamError(.notAuthorized, text: "account removed"))
+        }
+        let removed = try await accounts.delete(username: username, host: user.domainpart)
+        for hook in table.accountDeleted { await hook(user.bare) }
+        return removed
+    }
+
+    // MARK: Routing
+
+    /// Routes a stanza from a bound local session (its `from` already stamped).
+    /// Stanzas from one session must be routed one after another (RFC 6120 §10.1).
+    public func route(_ stanza: Stanza, from session: LocalSession) async {
         if stanza.kind == .iq, let problem = Self.iqShapeProblem(stanza) {
-            bounce(stanza, problem, to: sender)
-            return nil
+            bounce(stanza, problem)
+            return
         }
         let to: JID
         if let toString = stanza.toString {
             guard let parsed = try? JID(toString) else {
-                bounce(stanza, StanzaError(.jidMalformed), to: sender)
-                return nil
+                bounce(stanza, StanzaError(.jidMalformed))
+                return
             }
             to = parsed
         } else {
             // RFC 6120 §10.3: no `to` means the stanza is for the sender's own account, handled by the server.
-            to = sender.bare
+            to = session.jid.bare
         }
-        guard hosts.contains(to.domainpart) else {
+        var outbound = OutboundStanza(stanza: stanza, session: session, to: to)
+        for entry in table.outbound {
+            if await entry.hook(&outbound) == .handled { return }
+        }
+        await dispatch(outbound.stanza, from: session.jid, to: outbound.to)
+    }
+
+    /// Routes a stanza whose `from` and `to` are already set: generated by the server or a module,
+    /// or received from another server.
+    public func dispatch(_ stanza: Stanza) async {
+        guard let fromString = stanza.fromString, let from = try? JID(fromString),
+              let toString = stanza.toString, let to = try? JID(toString) else {
+            logger.debug("dropping stanza without valid addresses", metadata: ["stanza": "\(stanza.kind)"])
+            return
+        }
+        await dispatch(stanza, from: from, to: to)
+    }
+
+    private func dispatch(_ stanza: Stanza, from: JID, to: JID) async {
+        guard isLocal(to) else {
             // Federation arrives with s2s; until a remote domain can be reached, say so (RFC 6120 §8.3.3.15).
-            bounce(stanza, StanzaError(.remoteServerNotFound), to: sender)
-            return nil
+            bounce(stanza, StanzaError(.remoteServerNotFound))
+            return
+        }
+        var inbound = InboundStanza(stanza: stanza, from: from, to: to)
+        for entry in table.inbound {
+            if await entry.hook(&inbound) == .handled { return }
         }
         if to.localpart == nil {
-            return routeToServer(stanza, to: to, from: sender)
+            await toServer(inbound)
+        } else if to.resourcepart == nil {
+            await toBareJID(inbound)
+        } else {
+            await toFullJID(inbound)
         }
-        if to.resourcepart == nil {
-            return routeToBareJID(stanza, to: to, from: sender)
-        }
-        routeToFullJID(stanza, to: to, from: sender)
-        return nil
     }
 
     // RFC 6120 §8.2.3: an IQ needs an id and a type; get and set carry exactly one payload.
@@ -73,109 +160,161 @@ public final class Kernel: Sendable {
         }
     }
 
-    private func routeToServer(_ stanza: Stanza, to: JID, from sender: JID) -> PendingWork? {
-        switch stanza.kind {
+    private func toServer(_ inbound: InboundStanza) async {
+        switch inbound.stanza.kind {
         case .iq:
-            return dispatchIQ(stanza, to: to, from: sender, target: .server)
+            await dispatchIQ(inbound, target: .server)
         case .message, .presence:
-            // Messages and presence to the server itself have no handler yet; RFC 6121 §8.5.1 lets the server ignore them.
-            return nil
-        }
-    }
-
-    private func routeToBareJID(_ stanza: Stanza, to: JID, from sender: JID) -> PendingWork? {
-        switch stanza.kind {
-        case .iq:
-            // RFC 6121 §8.5.2.1.3 / §8.5.3: the server answers IQs to a bare JID on the account's behalf.
-            return dispatchIQ(stanza, to: to, from: sender, target: .account)
-        case .message:
-            let targets = sessions.sessions(for: to)
-            if targets.isEmpty {
-                bounce(stanza, StanzaError(.serviceUnavailable), to: sender)
-            } else {
-                for session in targets { session.deliver(stanza.element) }
-            }
-            return nil
-        case .presence:
-            return nil
-        }
-    }
-
-    private func routeToFullJID(_ stanza: Stanza, to: JID, from sender: JID) {
-        if let session = sessions.session(for: to) {
-            session.deliver(stanza.element)
-            return
-        }
-        switch stanza.kind {
-        case .message:
-            // RFC 6121 §8.5.3.2.1: a message to an unavailable resource is treated as sent to the bare JID.
-            let targets = sessions.sessions(for: to.bare)
-            if targets.isEmpty {
-                bounce(stanza, StanzaError(.serviceUnavailable), to: sender)
-            } else {
-                for session in targets { session.deliver(stanza.element) }
-            }
-        case .iq:
-            bounce(stanza, StanzaError(.serviceUnavailable), to: sender)
-        case .presence:
-            // RFC 6121 §8.5.3.2.3: presence to an unavailable resource is silently ignored.
+            // RFC 6121 §8.5.1 lets the server ignore what no module handled.
             break
         }
     }
 
-    private func dispatchIQ(_ stanza: Stanza, to: JID, from sender: JID, target: IQTarget) -> PendingWork? {
-        guard let type = stanza.type.flatMap(IQType.init(rawValue:)) else {
-            return nil // result and error IQs addressed to the server end here
-        }
-        guard let payload = stanza.element.elements.first,
-              let handler = iqHandlers[IQHandlerKey(namespace: payload.namespace, name: payload.name, type: type, target: target)] else {
-            // RFC 6120 §8.4: nothing serves this payload.
-            bounce(stanza, StanzaError(.serviceUnavailable), to: sender)
-            return nil
-        }
-        let request = IQRequest(stanza: stanza, from: sender, to: to, payload: payload)
-        return { [self] in
-            let reply: XElement
-            switch await handler(request) {
-            case .success(let result): reply = stanza.iqResult(payload: result, from: to.description)
-            case .failure(let error): reply = stanza.errorReply(error, from: to.description)
+    private func toBareJID(_ inbound: InboundStanza) async {
+        let stanza = inbound.stanza
+        switch stanza.kind {
+        case .iq:
+            // RFC 6121 §8.5.1: no such account → service-unavailable; otherwise the server answers
+            // on the account's behalf (§8.5.2.1.3, §8.5.2.2.3).
+            guard await accountExists(inbound.to) else {
+                bounce(stanza, StanzaError(.serviceUnavailable))
+                return
             }
-            deliver(reply, to: sender)
+            await dispatchIQ(inbound, target: .account)
+        case .message:
+            await deliverMessageToBareJID(inbound)
+        case .presence:
+            // RFC 6121 §8.5.2.1.2: presence to a bare JID goes to every available resource.
+            // (Subscription handling and probes belong to the presence module's inbound hook.)
+            for session in sessions.sessions(for: inbound.to) where session.isAvailable {
+                deliver(stanza.element, to: session)
+            }
         }
     }
 
-    /// Sends an error reply to the sender, never answering an error with an error (RFC 6120 §8.3.1).
-    public func bounce(_ stanza: Stanza, _ error: StanzaError, to sender: JID) {
-        guard !stanza.isError else { return }
-        if stanza.kind == .iq, stanza.type == "result" { return }
-        let from = stanza.toString ?? sender.domainpart
-        deliver(stanza.errorReply(error, from: from), to: sender)
-    }
-
-    /// Delivers to a full JID's session, if it is still online.
-    public func deliver(_ element: XElement, to jid: JID) {
-        guard let session = sessions.session(for: jid) else {
-            logger.debug("dropping stanza for offline session", metadata: ["to": "\(jid)"])
+    private func toFullJID(_ inbound: InboundStanza) async {
+        let stanza = inbound.stanza
+        if let session = sessions.session(for: inbound.to) {
+            // RFC 6121 §8.5.3.1: an online resource gets it.
+            deliver(stanza.element, to: session)
+            if stanza.kind == .message { await runDeliveredHooks(inbound, [session]) }
             return
         }
-        session.deliver(element)
-    }
-}
-
-extension Kernel {
-    /// Binds a resource (RFC 6120 §7). A session already bound to that full JID is told `conflict`
-    /// and replaced (§7.7.2.2, the "override" policy ejabberd and Prosody use by default).
-    public func bind(user: JID, resource: String?, makeSession: (JID) -> any SessionHandle) -> any SessionHandle {
-        let (session, replaced) = sessions.bind(user: user, resource: resource, makeSession: makeSession)
-        if let replaced {
-            logger.info("session replaced by a new login", metadata: ["jid": "\(session.jid)"])
-            replaced.terminate(StreamError(.conflict, text: "replaced by a new session"))
+        switch stanza.kind {
+        case .message:
+            // RFC 6121 §8.5.3.2.1: normal, chat and headline go to the bare JID; groupchat gets an error.
+            switch stanza.type ?? "normal" {
+            case "groupchat":
+                bounce(stanza, StanzaError(.serviceUnavailable))
+            case "error":
+                break
+            default:
+                await deliverMessageToBareJID(inbound)
+            }
+        case .iq:
+            // RFC 6121 §8.5.3.2.2 (and §8.5.1 when the account does not exist).
+            bounce(stanza, StanzaError(.serviceUnavailable))
+        case .presence:
+            // RFC 6121 §8.5.3.2.3: ignored.
+            break
         }
-        return session
     }
 
-    /// The session's stream ended, cleanly or not.
-    public func unbind(_ session: any SessionHandle) {
-        sessions.unbind(session)
+    /// RFC 6121 §8.5.2: messages to a bare JID go to the available resources with the highest
+    /// non-negative priority; with none, they are "offline" (§8.5.2.2).
+    private func deliverMessageToBareJID(_ inbound: InboundStanza) async {
+        let stanza = inbound.stanza
+        let type = stanza.type ?? "normal"
+        if type == "error" { return }
+        let candidates = sessions.sessions(for: inbound.to).compactMap { session -> (LocalSession, Int)? in
+            let state = session.state
+            return state.isAvailable && state.priority >= 0 ? (session, state.priority) : nil
+        }
+        if type == "groupchat" {
+            // §8.5.2.1.1: groupchat to a bare JID is an error.
+            bounce(stanza, StanzaError(.serviceUnavailable))
+            return
+        }
+        if !candidates.isEmpty {
+            let targets: [LocalSession]
+            if type == "headline" {
+                targets = candidates.map(\.0)
+            } else {
+                let highest = candidates.map(\.1).max()!
+                targets = candidates.filter { $0.1 == highest }.map(\.0)
+            }
+            for session in targets { deliver(stanza.element, to: session) }
+            await runDeliveredHooks(inbound, targets)
+            return
+        }
+        guard await accountExists(inbound.to) else {
+            bounce(stanza, StanzaError(.serviceUnavailable))
+            return
+        }
+        if type == "headline" { return } // §8.5.2.2.1: headlines are not stored
+        for entry in table.undeliverable {
+            if await entry.hook(inbound) { return }
+        }
+        bounce(stanza, StanzaError(.serviceUnavailable))
+    }
+
+    private func runDeliveredHooks(_ inbound: InboundStanza, _ sessions: [LocalSession]) async {
+        for entry in table.delivered { await entry.hook(inbound, sessions) }
+    }
+
+    private func dispatchIQ(_ inbound: InboundStanza, target: IQTarget) async {
+        let stanza = inbound.stanza
+        guard let type = stanza.type.flatMap(IQType.init(rawValue:)) else {
+            return // result and error IQs addressed to the server end here
+        }
+        guard let payload = stanza.element.elements.first,
+              let handler = table.iqHandlers[IQHandlerKey(namespace: payload.namespace, name: payload.name, type: type, target: target)] else {
+            // RFC 6120 §8.4: nothing serves this payload.
+            bounce(stanza, StanzaError(.serviceUnavailable))
+            return
+        }
+        let request = IQRequest(stanza: stanza, from: inbound.from, to: inbound.to, payload: payload)
+        let reply: XElement
+        switch await handler(request) {
+        case .success(let result): reply = stanza.iqResult(payload: result, from: inbound.to.description)
+        case .failure(let error): reply = stanza.errorReply(error, from: inbound.to.description)
+        }
+        await send(reply)
+    }
+
+    // MARK: Delivery
+
+    /// Sends a stanza the server generated (a reply, a push, a broadcast) to its `to`, local or remote.
+    /// Replies to local full JIDs go straight to the session; everything else is dispatched.
+    public func send(_ element: XElement) async {
+        guard let stanza = Stanza(element) else { return }
+        if let toString = stanza.toString, let to = try? JID(toString), to.resourcepart != nil, isLocal(to),
+           stanza.kind == .iq || stanza.isError {
+            if let session = sessions.session(for: to) { deliver(element, to: session) }
+            return
+        }
+        await dispatch(stanza)
+    }
+
+    /// Delivers to one session, unless a delivery filter (blocking, privacy) refuses it.
+    public func deliver(_ element: XElement, to session: LocalSession) {
+        if !table.deliveryFilters.isEmpty, let stanza = Stanza(element) {
+            for filter in table.deliveryFilters where !filter(stanza, session) { return }
+        }
+        session.transport.deliver(element)
+    }
+
+    /// Sends an error reply to the stanza's sender, never answering an error with an error (RFC 6120 §8.3.1).
+    public func bounce(_ stanza: Stanza, _ error: StanzaError) {
+        guard !stanza.isError, !(stanza.kind == .iq && stanza.type == "result"),
+              let fromString = stanza.fromString, let sender = try? JID(fromString) else { return }
+        let reply = stanza.errorReply(error, from: stanza.toString ?? sender.domainpart)
+        if isLocal(sender) {
+            if sender.resourcepart != nil, let session = sessions.session(for: sender) {
+                session.transport.deliver(reply)
+            }
+        } else {
+            logger.debug("cannot bounce to a remote sender yet", metadata: ["to": "\(sender)"])
+        }
     }
 }

@@ -6,23 +6,79 @@ public protocol Module: Sendable {
     func register(in registrar: ModuleRegistrar)
 }
 
-/// What a module can register during start-up. Registration happens before the server serves anyone.
-public final class ModuleRegistrar {
+/// What modules registered. Written only while the kernel is being built, read-only afterwards.
+final class ModuleTable: @unchecked Sendable {
+    // Safety: every property is mutated only inside `Kernel.init`, before the kernel is shared.
     var iqHandlers: [IQHandlerKey: IQHandler] = [:]
     var serverFeatures: [String] = []
     var accountFeatures: [String] = []
+    var serverIdentities: [DiscoIdentity] = []
+    var serverExtensions: [XElement] = []
+    var streamFeatures: [XElement] = []
+    var outbound: [Prioritised<OutboundHook>] = []
+    var inbound: [Prioritised<InboundHook>] = []
+    var undeliverable: [Prioritised<UndeliverableMessageHook>] = []
+    var delivered: [Prioritised<DeliveredMessageHook>] = []
+    var deliveryFilters: [DeliveryFilter] = []
+    var sessionBound: [Prioritised<SessionHook>] = []
+    var sessionAvailable: [Prioritised<SessionHook>] = []
+    var sessionClosed: [Prioritised<SessionHook>] = []
+    var accountDeleted: [AccountHook] = []
+}
 
-    init() {}
+/// A service-discovery identity (XEP-0030 §3.1).
+public struct DiscoIdentity: Sendable, Hashable {
+    public var category: String
+    public var type: String
+    public var name: String?
+    public init(category: String, type: String, name: String? = nil) {
+        self.category = category
+        self.type = type
+        self.name = name
+    }
+}
 
-    /// Serves IQs whose payload is `<name xmlns=namespace/>` of the given type.
+/// What a module can register while the kernel is built. Hooks with a higher priority run first.
+public final class ModuleRegistrar {
+    let table: ModuleTable
+    /// The kernel, for modules that route, deliver or look up sessions when their hooks run.
+    public unowned let kernel: Kernel
+
+    init(table: ModuleTable, kernel: Kernel) {
+        self.table = table
+        self.kernel = kernel
+    }
+
+    /// Serves IQs whose payload is `<name xmlns=namespace/>` of the given types.
     public func handleIQ(_ name: String, namespace: String, types: [IQType], target: IQTarget = .server,
                          _ handler: @escaping IQHandler) {
         for type in types {
-            iqHandlers[IQHandlerKey(namespace: namespace, name: name, type: type, target: target)] = handler
+            table.iqHandlers[IQHandlerKey(namespace: namespace, name: name, type: type, target: target)] = handler
         }
     }
 
-    /// A feature var the server advertises in service discovery (XEP-0030).
-    public func advertise(serverFeature: String) { serverFeatures.append(serverFeature) }
-    public func advertise(accountFeature: String) { accountFeatures.append(accountFeature) }
+    /// A feature the server (`.server`) or each account (`.account`) advertises in disco#info (XEP-0030).
+    public func advertise(feature: String, on target: IQTarget = .server) {
+        switch target {
+        case .server: if !table.serverFeatures.contains(feature) { table.serverFeatures.append(feature) }
+        case .account: if !table.accountFeatures.contains(feature) { table.accountFeatures.append(feature) }
+        }
+    }
+
+    public func advertise(identity: DiscoIdentity) { table.serverIdentities.append(identity) }
+    /// A XEP-0128 data form added to the server's disco#info.
+    public func advertise(extendedInfo form: XElement) { table.serverExtensions.append(form) }
+    /// A stream feature offered to clients after authentication (e.g. roster versioning).
+    public func offer(streamFeature: XElement) { table.streamFeatures.append(streamFeature) }
+
+    public func onOutbound(priority: Int = 0, _ hook: @escaping OutboundHook) { table.outbound.insert(hook, priority: priority) }
+    public func onInbound(priority: Int = 0, _ hook: @escaping InboundHook) { table.inbound.insert(hook, priority: priority) }
+    public func onUndeliverableMessage(priority: Int = 0, _ hook: @escaping UndeliverableMessageHook) { table.undeliverable.insert(hook, priority: priority) }
+    public func onDeliveredMessage(priority: Int = 0, _ hook: @escaping DeliveredMessageHook) { table.delivered.insert(hook, priority: priority) }
+    public func filterDelivery(_ filter: @escaping DeliveryFilter) { table.deliveryFilters.append(filter) }
+    public func onSessionBound(priority: Int = 0, _ hook: @escaping SessionHook) { table.sessionBound.insert(hook, priority: priority) }
+    /// The session sent available presence for the first time (RFC 6121 §4.2), announced by the presence module.
+    public func onSessionAvailable(priority: Int = 0, _ hook: @escaping SessionHook) { table.sessionAvailable.insert(hook, priority: priority) }
+    public func onSessionClosed(priority: Int = 0, _ hook: @escaping SessionHook) { table.sessionClosed.insert(hook, priority: priority) }
+    public func onAccountDeleted(_ hook: @escaping AccountHook) { table.accountDeleted.append(hook) }
 }

@@ -26,12 +26,12 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var remoteAddress = "unknown"
     private var connectionToken: Int?
-    private var session: C2SSession?
+    private var session: LocalSession?
     private var tlsHost: String?
 
-    /// Input held back while a credential lookup is under way.
+    /// Input held back while a credential lookup or resource binding is under way.
     private var inputBacklog: [DecodedStreamEvent] = []
-    private var awaitingCredentials = false
+    private var suspended = false
     /// Stanzas held back while an earlier stanza's handler is still running.
     private var routeBacklog: [Stanza] = []
     private var routing = false
@@ -78,7 +78,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         unauthenticatedTimer?.cancel()
         if let connectionToken { server.connections.remove(connectionToken) }
         if let session {
-            server.kernel.unbind(session)
+            let kernel = server.kernel
+            Task { await kernel.unbind(session) }
             server.logger.info("c2s session ended", metadata: ["jid": "\(session.jid)", "address": "\(remoteAddress)"])
         }
         context.fireChannelInactive()
@@ -86,7 +87,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let input = unwrapInboundIn(data)
-        if awaitingCredentials {
+        if suspended {
             inputBacklog.append(input)
             return
         }
@@ -228,7 +229,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             perform(machine.authenticationThrottled())
             return
         }
-        awaitingCredentials = true
+        suspended = true
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let accounts = server.accounts
         let promise = context.eventLoop.makePromise(of: SCRAMCredential?.self)
@@ -237,7 +238,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         }
         promise.futureResult.whenComplete { result in
             let handler = loopBound.value
-            handler.awaitingCredentials = false
+            handler.suspended = false
             switch result {
             case .success(let credential):
                 handler.perform(handler.machine.credentialsLoaded(credential))
@@ -250,37 +251,47 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     }
 
     private func drainInputBacklog() {
-        while !awaitingCredentials, !inputBacklog.isEmpty, !closed {
+        while !suspended, !inputBacklog.isEmpty, !closed {
             process(inputBacklog.removeFirst())
         }
     }
 
     private func bind(user: JID, resource: String?, context: ChannelHandlerContext) {
+        suspended = true
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        let maxQueue = server.limits.maxOutboundQueue
-        let bound = server.kernel.bind(user: user, resource: resource) { jid in
-            C2SSession(jid: jid, eventLoop: eventLoop, handler: loopBound, maxQueue: maxQueue)
+        let transport = C2STransport(eventLoop: context.eventLoop, handler: loopBound)
+        let kernel = server.kernel
+        let promise = context.eventLoop.makePromise(of: LocalSession.self)
+        promise.completeWithTask { await kernel.bind(user: user, resource: resource, transport: transport) }
+        promise.futureResult.whenSuccess { bound in
+            let handler = loopBound.value
+            handler.suspended = false
+            handler.session = bound
+            if handler.closed {
+                // The connection went away while binding.
+                Task { await kernel.unbind(bound) }
+                return
+            }
+            handler.perform(handler.machine.bindSucceeded(bound.jid))
+            handler.drainInputBacklog()
         }
-        session = bound as? C2SSession
-        perform(machine.bindSucceeded(bound.jid))
     }
 
     private func route(_ stanza: Stanza) {
-        guard let jid = session?.jid else { return }
+        guard let session, let context else { return }
         if routing {
             routeBacklog.append(stanza)
             return
         }
-        guard let work = server.kernel.route(stanza, from: jid), let context else { return }
         routing = true
+        let kernel = server.kernel
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { await work() }
+        promise.completeWithTask { await kernel.route(stanza, from: session) }
         promise.futureResult.whenComplete { _ in
             let handler = loopBound.value
             handler.routing = false
-            while !handler.routing, !handler.routeBacklog.isEmpty {
+            if !handler.routeBacklog.isEmpty {
                 handler.route(handler.routeBacklog.removeFirst())
             }
         }
@@ -319,14 +330,12 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     }
 }
 
-/// The kernel's handle on a bound session; safe to use from any thread.
-final class C2SSession: SessionHandle {
-    let jid: JID
+/// The kernel's handle on a session's connection; safe to use from any thread.
+final class C2STransport: SessionHandle {
     private let eventLoop: any EventLoop
     private let handler: NIOLoopBound<C2SConnectionHandler>
 
-    init(jid: JID, eventLoop: any EventLoop, handler: NIOLoopBound<C2SConnectionHandler>, maxQueue: Int) {
-        self.jid = jid
+    init(eventLoop: any EventLoop, handler: NIOLoopBound<C2SConnectionHandler>) {
         self.eventLoop = eventLoop
         self.handler = handler
     }

@@ -21,8 +21,8 @@ extension CertificateStore {
     /// Makes a self-signed certificate for `host`: P-256 key, ECDSA-SHA256 signature,
     /// subject `CN=<host>`, subjectAltName `dNSName=<host>` (or `iPAddress` for an IP literal)
     /// plus `additionalNames`, valid from one hour before `now` (clock skew) for ten years,
-    /// random 20-byte serial, basicConstraints CA:FALSE, keyUsage digitalSignature,
-    /// extendedKeyUsage serverAuth and clientAuth.
+    /// random 20-byte serial, basicConstraints CA:FALSE, extendedKeyUsage serverAuth and
+    /// clientAuth, and deliberately no keyUsage extension (see below).
     ///
     /// No `*.<host>` wildcard: a wildcard covers exactly one label, which would include the
     /// host's component subdomains (`conference.<host>`, `upload.<host>`) but also every other
@@ -31,10 +31,14 @@ extension CertificateStore {
     /// clientAuth is there because a server also acts as a TLS client on outgoing s2s links,
     /// where the peer may authenticate it by this certificate (RFC 6120 §13.7.2, XEP-0178).
     ///
-    /// Clients cannot chain-verify a self-signed certificate to a public root; they pin it.
-    /// Note that with keyUsage lacking keyCertSign, OpenSSL/BoringSSL do not treat this
-    /// certificate as its own issuer, so "use this file as the CA file" pinning fails there;
-    /// compare the SHA-256 fingerprint (``TLSIdentity/fingerprintSHA256``) instead.
+    /// Clients cannot chain-verify a self-signed certificate to a public root; they pin it,
+    /// by fingerprint (``TLSIdentity/fingerprintSHA256``) or by trusting the `.crt` file as a
+    /// root. Why no keyUsage: BoringSSL (NIOSSL, Chrome, Android) treats a certificate as
+    /// self-signed only if a present keyUsage includes keyCertSign, and keyCertSign needs CA:TRUE
+    /// (RFC 5280 §4.2.1.3). With keyUsage digitalSignature alone, pinning the file as the only
+    /// trust root fails with CERTIFICATE_VERIFY_FAILED (measured); without the extension it
+    /// succeeds. keyUsage is optional for end-entity certificates (RFC 5280 §4.2.1.3), and when
+    /// absent no usage is restricted.
     public static func makeSelfSigned(
         host: String,
         additionalNames: [String] = [],
@@ -53,7 +57,6 @@ extension CertificateStore {
         }
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
-            Critical(KeyUsage(digitalSignature: true))
             try ExtendedKeyUsage([.serverAuth, .clientAuth])
             SubjectAlternativeNames(sanNames)
         }
@@ -62,7 +65,7 @@ extension CertificateStore {
             serialNumber: Certificate.SerialNumber(),
             publicKey: key.publicKey,
             notValidBefore: now.addingTimeInterval(-3600),
-            notValidAfter: now.addingTimeInterval(10 * 365.25 * 24 * 3600),
+            notValidAfter: tenYears(after: now),
             issuer: name,
             subject: name,
             signatureAlgorithm: .ecdsaWithSHA256,
@@ -73,6 +76,12 @@ extension CertificateStore {
             certificatePEM: try certificate.serializeAsPEM().pemString + "\n",
             privateKeyPEM: swiftCryptoKey.pemRepresentation + "\n"
         )
+    }
+
+    static func tenYears(after date: Date) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(byAdding: .year, value: 10, to: date) ?? date.addingTimeInterval(3652 * 86400)
     }
 
     /// An XMPP domain may be an IP literal (RFC 7622 §3.2); such names go into iPAddress,

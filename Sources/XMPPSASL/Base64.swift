@@ -1,5 +1,6 @@
 /// Base64 (RFC 4648 §4, with padding) for the SCRAM attributes that carry it: s=, c=, p=, v=
-/// (RFC 5802 §7). Kept here so the protocol core needs no Foundation.
+/// (RFC 5802 §7), and for SASL payloads in `<auth/>`, `<challenge/>`, `<response/>` and `<success/>`
+/// (RFC 6120 §6.4.2). Kept here so the protocol core needs no Foundation.
 public enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -11,6 +12,7 @@ public enum Base64 {
         return table
     }()
 
+    /// Encodes with padding.
     public static func encode(_ bytes: some Collection<UInt8>) -> [UInt8] {
         let input = Array(bytes)
         var out: [UInt8] = []
@@ -29,12 +31,14 @@ public enum Base64 {
         return out
     }
 
+    /// Encodes with padding, as a `String`.
     public static func encodeString(_ bytes: some Collection<UInt8>) -> String {
         String(decoding: encode(bytes), as: UTF8.self)
     }
 
     /// Decodes padded base64; nil on any character outside the alphabet, a length that is not a
-    /// multiple of 4, or misplaced padding.
+    /// multiple of 4, or misplaced padding. Whitespace is not skipped; non-zero bits in the last
+    /// character before padding are ignored.
     public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         let input = Array(text)
         guard input.count % 4 == 0 else { return nil }

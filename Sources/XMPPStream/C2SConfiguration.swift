@@ -16,13 +16,16 @@ public struct C2SConfiguration: Sendable {
     public var plainAllowed: Bool
     /// Failed SASL attempts tolerated on one connection before the stream is closed (RFC 6120 §6.4.5).
     public var maxAuthAttempts: Int
+    /// The SCRAM iteration count new accounts get; unknown users are answered with the same count so
+    /// they cannot be told apart from real ones.
+    public var scramIterations: Int
     /// Stream features offered after authentication besides bind and session (stream management, CSI…).
     public var extraFeaturesAfterAuth: [XElement]
     /// Stream features offered before authentication besides STARTTLS and SASL (in-band registration…).
     public var extraFeaturesBeforeAuth: [XElement]
 
     public init(hosts: Set<String>, defaultHost: String? = nil, tlsAvailable: Bool = true, tlsRequired: Bool = true,
-                plainAllowed: Bool = true, maxAuthAttempts: Int = 3,
+                plainAllowed: Bool = true, maxAuthAttempts: Int = 3, scramIterations: Int = 4096,
                 extraFeaturesAfterAuth: [XElement] = [], extraFeaturesBeforeAuth: [XElement] = []) {
         self.hosts = hosts
         self.defaultHost = defaultHost ?? hosts.sorted().first ?? "localhost"
@@ -30,6 +33,7 @@ public struct C2SConfiguration: Sendable {
         self.tlsRequired = tlsRequired
         self.plainAllowed = plainAllowed
         self.maxAuthAttempts = maxAuthAttempts
+        self.scramIterations = scramIterations
         self.extraFeaturesAfterAuth = extraFeaturesAfterAuth
         self.extraFeaturesBeforeAuth = extraFeaturesBeforeAuth
     }

@@ -362,10 +362,12 @@ public struct C2SStateMachine: Sendable {
         if name == "PLAIN" { return PlainServer() }
         for hash in SCRAMHash.allCases {
             if name == hash.mechanismName(plus: false) {
-                return SCRAMServer(hash: hash, plus: false, channelBinding: channelBinding, plusAdvertised: plusAdvertised)
+                return SCRAMServer(hash: hash, plus: false, channelBinding: channelBinding, plusAdvertised: plusAdvertised,
+                                   unknownUserIterations: configuration.scramIterations)
             }
             if name == hash.mechanismName(plus: true) {
-                return SCRAMServer(hash: hash, plus: true, channelBinding: channelBinding, plusAdvertised: plusAdvertised)
+                return SCRAMServer(hash: hash, plus: true, channelBinding: channelBinding, plusAdvertised: plusAdvertised,
+                                   unknownUserIterations: configuration.scramIterations)
             }
         }
         return nil

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 import slix
 from conftest import ACCOUNTS, ParleyServer, to_yaml
 from xmpp_raw import SASL_NS, RawStream, q, sasl_condition

@@ -134,10 +134,10 @@ def test_features_after_tls(server, transport):
 def test_raw_scram_plus(server, mechanism, transport):
     """SCRAM-*-PLUS with tls-server-end-point (RFC 5929) by a hand-written RFC 5802 client."""
     with RawStream(_port(server, transport), direct_tls=transport == "direct_tls") as s:
-        s.open()
+        features = s.open()
         if transport == "starttls":
             s.starttls()
-        features = s.open()
+            features = s.open()
         assert mechanism in mechanisms(features), s.describe()
         cb_data = s.tls_server_end_point()
         result = scram_login(s, mechanism, "alice", ACCOUNTS["alice"],

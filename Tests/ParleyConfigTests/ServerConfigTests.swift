@@ -161,7 +161,9 @@ private func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceL
     }
 
     @Test func oddKeysAreQuotedInThePath() {
-        #expect(problems("tls:\n  \"require c2s\": true\n") == ["tls[\"require c2s\"]: unknown key"])
+        #expect(problems("tls:\n  \"require c2s\": true\n") == [
+            "tls[\"require c2s\"]: unknown key (did you mean \"require_c2s\"?)",
+        ])
         #expect(problems("<<: {}\n") == ["[\"<<\"]: unknown key (YAML merge keys are not supported)"])
     }
 }

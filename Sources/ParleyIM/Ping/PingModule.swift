@@ -10,6 +10,6 @@ public struct PingModule: Module {
     public func register(in registrar: ModuleRegistrar) {
         registrar.handleIQ("ping", namespace: Self.namespace, types: [.get], target: .server) { _ in .success(nil) }
         registrar.handleIQ("ping", namespace: Self.namespace, types: [.get], target: .account) { _ in .success(nil) }
-        registrar.advertise(serverFeature: Self.namespace)
+        registrar.advertise(feature: Self.namespace)
     }
 }
