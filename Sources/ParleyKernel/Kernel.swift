@@ -11,6 +11,7 @@ public final class Kernel: Sendable {
     public let accounts: any AccountStore
     public let logger: Logger
     let table: ModuleTable
+    let pendingIQs = PendingIQs()
 
     public init(hosts: Set<String>, accounts: any AccountStore, sessions: any SessionRegistry = LocalSessionRegistry(),
                 modules: [any Module], logger: Logger) {
@@ -265,7 +266,9 @@ public final class Kernel: Sendable {
     private func dispatchIQ(_ inbound: InboundStanza, target: IQTarget) async {
         let stanza = inbound.stanza
         guard let type = stanza.type.flatMap(IQType.init(rawValue:)) else {
-            return // result and error IQs addressed to the server end here
+            // Result and error IQs addressed to the server answer requests the server sent, or end here.
+            if target == .server, let id = stanza.id { pendingIQs.complete(id: id, with: stanza.element) }
+            return
         }
         guard let payload = stanza.element.elements.first,
               let handler = table.iqHandlers[IQHandlerKey(namespace: payload.namespace, name: payload.name, type: type, target: target)] else {
@@ -283,6 +286,23 @@ public final class Kernel: Sendable {
     }
 
     // MARK: Delivery
+
+    /// Sends an IQ get/set from the server (its `from` must be a served domain) and waits for the
+    /// reply; nil when none came within `timeout`.
+    public func request(_ iq: XElement, timeout: Duration) async -> XElement? {
+        var iq = iq
+        let id = "parley-" + RandomID.make(length: 12)
+        iq[attribute: "id"] = id
+        let element = iq
+        return await withCheckedContinuation { continuation in
+            pendingIQs.register(id: id, continuation: continuation)
+            Task {
+                await send(element)
+                try? await Task.sleep(for: timeout)
+                pendingIQs.complete(id: id, with: nil)
+            }
+        }
+    }
 
     /// Sends a stanza the server generated (a reply, a push, a broadcast) to its `to`, local or remote.
     /// Replies to local full JIDs go straight to the session; everything else is dispatched.
