@@ -35,7 +35,7 @@ let package = Package(
         ]),
         // L3
         .target(name: "XMPPStream", dependencies: ["XMPPProtocol", "XMPPSASL", "XMPPXML", "XMPPAddress"]),
-        .target(name: "ParleyStorage", dependencies: ["XMPPSASL", "XMPPAddress"]),
+        .target(name: "ParleyStorage", dependencies: ["XMPPSASL", "XMPPAddress", "XMPPXML"]),
         // L4
         .target(name: "ParleyKernel", dependencies: [
             "XMPPStream", "ParleyStorage", "XMPPProtocol", "XMPPXML", "XMPPAddress",
@@ -52,9 +52,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // L5
-        .target(name: "ParleyIM", dependencies: ["ParleyKernel", "XMPPProtocol", "XMPPXML", "XMPPAddress"]),
+        .target(name: "ParleyIM", dependencies: [
+            "ParleyKernel", "ParleyStorage", "XMPPProtocol", "XMPPSASL", "XMPPXML", "XMPPAddress",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "ParleySQLite", dependencies: [
-            "ParleyStorage", "XMPPSASL",
+            "ParleyStorage", "XMPPSASL", "XMPPXML", "XMPPAddress",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "ParleyConfig", dependencies: [
@@ -89,9 +92,13 @@ let package = Package(
         .testTarget(name: "XMPPAddressTests", dependencies: ["XMPPAddress"]),
         .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL"]),
         .testTarget(name: "XMPPStreamTests", dependencies: ["XMPPStream", "XMPPProtocol", "XMPPSASL", "XMPPXML", "XMPPAddress"]),
-        .testTarget(name: "ParleyStorageTests", dependencies: ["ParleyStorage", "ParleySQLite", "XMPPSASL"]),
+        .testTarget(name: "ParleyStorageTests", dependencies: ["ParleyStorage", "ParleySQLite", "XMPPSASL", "XMPPXML", "XMPPAddress"]),
         .testTarget(name: "ParleyConfigTests", dependencies: ["ParleyConfig"]),
         .testTarget(name: "ParleyKernelTests", dependencies: ["ParleyKernel", "ParleyIM", "ParleyStorage", "XMPPProtocol", "XMPPXML", "XMPPAddress"]),
+        .testTarget(name: "ParleyIMTests", dependencies: [
+            "ParleyIM", "ParleyKernel", "ParleyStorage", "ParleySQLite", "XMPPProtocol", "XMPPXML", "XMPPAddress",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ParleyListenersTests", dependencies: [
             "ParleyListeners", "ParleyNIO", "ParleyKernel", "ParleyStorage", "XMPPSASL", "XMPPXML",
             .product(name: "NIOCore", package: "swift-nio"),

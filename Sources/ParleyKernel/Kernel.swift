@@ -80,9 +80,11 @@ public final class Kernel: Sendable {
     }
 
     /// Removes an account and everything modules keep for it; its sessions are closed.
-    public func deleteAccount(_ user: JID) async throws -> Bool {
+    /// `lastWords` goes to one of its sessions just before the close (e.g. the XEP-0077 §3.2 result).
+    public func deleteAccount(_ user: JID, lastWords: (to: JID, stanza: XElement)? = nil) async throws -> Bool {
         guard let username = user.localpart else { return false }
         for session in sessions.sessions(for: user.bare) {
+            if let lastWords, lastWords.to == session.jid { session.transport.deliver(lastWords.stanza) }
             session.transport.terminate(StreamError(.notAuthorized, text: "account removed"))
         }
         let removed = try await accounts.delete(username: username, host: user.domainpart)

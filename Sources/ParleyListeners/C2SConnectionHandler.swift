@@ -4,6 +4,7 @@ import NIOSSL
 import NIOTLS
 import ParleyKernel
 import ParleyNIO
+import ParleyStorage
 import XMPPAddress
 import XMPPProtocol
 import XMPPSASL
@@ -184,6 +185,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                 server.logger.info("c2s session started", metadata: ["jid": "\(jid)", "address": "\(remoteAddress)", "tls": "\(machine.isSecure)"])
             case .route(let stanza):
                 route(stanza)
+            case .register(let username, let password, let host):
+                register(username: username, password: password, host: host, context: context)
             case .nonStanza:
                 // No module handles first-level elements other than stanzas yet (RFC 6120 §4.9.3.24).
                 perform(machine.terminate(StreamError(.unsupportedStanzaType)))
@@ -245,6 +248,51 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             case .failure(let error):
                 handler.server.logger.error("account lookup failed", metadata: ["error": "\(error)"])
                 handler.perform(handler.machine.terminate(StreamError(.internalServerError)))
+            }
+            handler.drainInputBacklog()
+        }
+    }
+
+    /// XEP-0077 §3.1: creates the account off the event loop (deriving SCRAM keys is deliberately slow).
+    private func register(username: String, password: String, host: String, context: ChannelHandlerContext) {
+        if server.registrations.isBlocked(remoteAddress) {
+            perform(machine.registrationFinished(.failure(StanzaError(.resourceConstraint, text: "too many registrations from your address; try later"))))
+            return
+        }
+        suspended = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let accounts = server.accounts
+        let iterations = server.configuration.scramIterations
+        let promise = context.eventLoop.makePromise(of: Result<JID, StanzaError>.self)
+        promise.completeWithTask {
+            guard let jid = try? JID(localpart: username, domainpart: host, resourcepart: nil) else {
+                return .failure(StanzaError(.notAcceptable, text: "that username is not allowed"))
+            }
+            guard let credentials = try? SCRAMCredential.generateAll(password: password, iterations: iterations) else {
+                return .failure(StanzaError(.notAcceptable, text: "that password is not allowed"))
+            }
+            let record = AccountRecord(username: jid.localpart!, host: host, credentials: credentials,
+                                       createdAt: WallClock.seconds())
+            do {
+                try await accounts.create(record)
+                return .success(jid)
+            } catch AccountStoreError.alreadyExists {
+                return .failure(StanzaError(.conflict, text: "that username is taken"))
+            }
+        }
+        promise.futureResult.whenComplete { result in
+            let handler = loopBound.value
+            handler.suspended = false
+            switch result {
+            case .success(.success(let jid)):
+                handler.server.registrations.record(handler.remoteAddress)
+                handler.server.logger.notice("c2s account registered", metadata: ["user": "\(jid)", "address": "\(handler.remoteAddress)"])
+                handler.perform(handler.machine.registrationFinished(.success(())))
+            case .success(.failure(let error)):
+                handler.perform(handler.machine.registrationFinished(.failure(error)))
+            case .failure(let error):
+                handler.server.logger.error("registration failed", metadata: ["error": "\(error)"])
+                handler.perform(handler.machine.registrationFinished(.failure(StanzaError(.internalServerError))))
             }
             handler.drainInputBacklog()
         }

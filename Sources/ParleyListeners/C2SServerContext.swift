@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import ParleyKernel
 import ParleyNIO
@@ -13,17 +16,22 @@ public struct C2SServerContext: Sendable {
     public var configuration: C2SConfiguration
     public var limits: C2SLimits
     public var authFailures: AddressRateLimiter
+    /// Accounts created by in-band registration per source address (XEP-0077 §11 abuse protection).
+    public var registrations: AddressRateLimiter
     public var connections: ConnectionTracker
     public var logger: Logger
 
     public init(kernel: Kernel, accounts: any AccountStore, tls: TLSContexts?, configuration: C2SConfiguration,
-                limits: C2SLimits, authFailures: AddressRateLimiter, connections: ConnectionTracker, logger: Logger) {
+                limits: C2SLimits, authFailures: AddressRateLimiter,
+                registrations: AddressRateLimiter = AddressRateLimiter(limit: 5, windowSeconds: 3600),
+                connections: ConnectionTracker, logger: Logger) {
         self.kernel = kernel
         self.accounts = accounts
         self.tls = tls
         self.configuration = configuration
         self.limits = limits
         self.authFailures = authFailures
+        self.registrations = registrations
         self.connections = connections
         self.logger = logger
     }
@@ -48,5 +56,14 @@ public struct C2SLimits: Sendable {
         self.unauthenticatedTimeout = unauthenticatedTimeout
         self.idleTimeout = idleTimeout
         self.maxOutboundQueue = maxOutboundQueue
+    }
+}
+
+/// Seconds since 1970, for timestamps stored with records.
+enum WallClock {
+    static func seconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec)
     }
 }

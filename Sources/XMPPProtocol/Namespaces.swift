@@ -10,6 +10,9 @@ public enum NS {
     public static let bind = "urn:ietf:params:xml:ns:xmpp-bind"
     public static let session = "urn:ietf:params:xml:ns:xmpp-session"
     public static let ping = "urn:xmpp:ping"
+    /// XEP-0077 in-band registration.
+    public static let register = "jabber:iq:register"
+    public static let registerFeature = "http://jabber.org/features/iq-register"
     /// XEP-0440: SASL channel-binding type capability.
     public static let saslChannelBinding = "urn:xmpp:sasl-cb:0"
 }

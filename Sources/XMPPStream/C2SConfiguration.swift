@@ -19,6 +19,8 @@ public struct C2SConfiguration: Sendable {
     /// The SCRAM iteration count new accounts get; unknown users are answered with the same count so
     /// they cannot be told apart from real ones.
     public var scramIterations: Int
+    /// Hosts where anyone may create an account before logging in (XEP-0077 in-band registration).
+    public var registrationHosts: Set<String>
     /// Stream features offered after authentication besides bind and session (stream management, CSI…).
     public var extraFeaturesAfterAuth: [XElement]
     /// Stream features offered before authentication besides STARTTLS and SASL (in-band registration…).
@@ -26,6 +28,7 @@ public struct C2SConfiguration: Sendable {
 
     public init(hosts: Set<String>, defaultHost: String? = nil, tlsAvailable: Bool = true, tlsRequired: Bool = true,
                 plainAllowed: Bool = true, maxAuthAttempts: Int = 3, scramIterations: Int = 4096,
+                registrationHosts: Set<String> = [],
                 extraFeaturesAfterAuth: [XElement] = [], extraFeaturesBeforeAuth: [XElement] = []) {
         self.hosts = hosts
         self.defaultHost = defaultHost ?? hosts.sorted().first ?? "localhost"
@@ -34,6 +37,7 @@ public struct C2SConfiguration: Sendable {
         self.plainAllowed = plainAllowed
         self.maxAuthAttempts = maxAuthAttempts
         self.scramIterations = scramIterations
+        self.registrationHosts = registrationHosts
         self.extraFeaturesAfterAuth = extraFeaturesAfterAuth
         self.extraFeaturesBeforeAuth = extraFeaturesBeforeAuth
     }

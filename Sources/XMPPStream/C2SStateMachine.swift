@@ -23,6 +23,8 @@ public struct C2SStateMachine: Sendable {
         /// Ask the session registry for a full JID (`resource` nil: generate one), then call `bindSucceeded`/`bindFailed`.
         case bind(JID, resource: String?)
         case sessionStarted(JID)
+        /// XEP-0077: create this account (username not yet normalised), then call `registrationFinished`.
+        case register(username: String, password: String, host: String)
         /// A stanza from the bound client, `from` stamped, to route.
         case route(Stanza)
         /// A first-level element that is not a stanza (stream management, CSI…), for modules.
@@ -36,6 +38,7 @@ public struct C2SStateMachine: Sendable {
         case tlsHandshake
         case saslInProgress
         case awaitingCredentials
+        case registering
         case authenticatedAwaitingBind
         case binding
         case active
@@ -59,6 +62,7 @@ public struct C2SStateMachine: Sendable {
     private var pendingUsername: String?
     private var failedAuthAttempts = 0
     private var pendingBindID: String?
+    private var pendingRegistration: Stanza?
     private let makeStreamID: @Sendable () -> String
 
     /// `directTLS`: the connection started in TLS (XEP-0368); `channelBinding` is then the binding for it.
@@ -133,8 +137,8 @@ public struct C2SStateMachine: Sendable {
             return negotiate(element)
         case .saslInProgress:
             return continueSASL(element)
-        case .awaitingCredentials:
-            return fail(StreamError(.policyViolation, text: "data sent while authentication is being checked"))
+        case .awaitingCredentials, .registering:
+            return fail(StreamError(.policyViolation, text: "data sent while a request is being processed"))
         case .authenticatedAwaitingBind, .binding:
             return beforeBind(element)
         case .active:
@@ -250,10 +254,60 @@ public struct C2SStateMachine: Sendable {
         case (NS.sasl, "abort"):
             return [.send(Self.saslFailure(.aborted))]
         default:
+            if let stanza = Stanza(element), stanza.kind == .iq, element.child("query", namespace: NS.register) != nil {
+                return register(stanza)
+            }
             if Stanza(element) != nil {
                 return fail(StreamError(.notAuthorized, text: "authenticate first"))
             }
             return fail(StreamError(.unsupportedStanzaType))
+        }
+    }
+
+    // MARK: In-band registration before authentication (XEP-0077 §3.1)
+
+    private var registrationOffered: Bool {
+        guard let host else { return false }
+        return configuration.registrationHosts.contains(host) && !tlsBlocksAuth
+    }
+
+    private mutating func register(_ stanza: Stanza) -> [Action] {
+        guard registrationOffered, let host else {
+            return [.send(stanza.errorReply(StanzaError(.serviceUnavailable, text: "in-band registration is not offered here")))]
+        }
+        let query = stanza.element.child("query", namespace: NS.register)!
+        switch stanza.type {
+        case "get":
+            // XEP-0077 §3.1: the fields the server needs.
+            var form = XElement("query", namespace: NS.register)
+            var instructions = XElement("instructions", namespace: NS.register)
+            instructions.append(text: "Choose a username and password for use with this service.")
+            form.append(instructions)
+            form.append(XElement("username", namespace: NS.register))
+            form.append(XElement("password", namespace: NS.register))
+            return [.send(stanza.iqResult(payload: form))]
+        case "set":
+            guard let username = query.child("username", namespace: NS.register)?.text, !username.isEmpty,
+                  let password = query.child("password", namespace: NS.register)?.text, !password.isEmpty else {
+                // XEP-0077 §3.1: required information missing.
+                return [.send(stanza.errorReply(StanzaError(.notAcceptable, text: "username and password are required")))]
+            }
+            pendingRegistration = stanza
+            state = .registering
+            return [.register(username: username, password: password, host: host)]
+        default:
+            return [.send(stanza.errorReply(StanzaError(.badRequest)))]
+        }
+    }
+
+    /// The outcome of `.register`.
+    public mutating func registrationFinished(_ result: Result<Void, StanzaError>) -> [Action] {
+        guard state == .registering, let stanza = pendingRegistration else { return [] }
+        pendingRegistration = nil
+        state = .negotiating
+        switch result {
+        case .success: return [.send(stanza.iqResult())]
+        case .failure(let error): return [.send(stanza.errorReply(error))]
         }
     }
 
@@ -457,6 +511,9 @@ public struct C2SStateMachine: Sendable {
                     .appending(XElement("channel-binding", namespace: NS.saslChannelBinding, ["type": channelBinding.type])))
             }
             for extra in configuration.extraFeaturesBeforeAuth { features.append(extra) }
+        }
+        if registrationOffered {
+            features.append(XElement("register", namespace: NS.registerFeature))
         }
         return features
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -231,14 +232,19 @@ def _kill_leftovers() -> None:  # last resort, e.g. when pytest itself is interr
 # ---------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="session")
-def parley_bin() -> str:
+def parley_bin(tmp_path_factory):
+    """A private copy of $PARLEY_BIN, so a rebuild during the run (SwiftPM relinks in place)
+    neither changes the binary under test nor makes starting it fail with 'Text file busy'."""
     path = os.environ.get("PARLEY_BIN")
     if not path:
         pytest.exit("PARLEY_BIN is not set: run the suite through scripts/test, or set it to the "
                     "built binary ($(swift build --show-bin-path)/parley)", returncode=2)
     if not os.access(path, os.X_OK):
         pytest.exit(f"PARLEY_BIN={path} is not an executable file", returncode=2)
-    return path
+    copy = tmp_path_factory.mktemp("bin") / "parley"
+    shutil.copy2(path, copy)
+    yield str(copy)
+    copy.unlink(missing_ok=True)  # pytest keeps its last temp dirs; no need to keep 100 MB each
 
 
 @pytest.fixture(scope="session")
