@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import GRDB
 
@@ -14,7 +15,17 @@ public final class SQLiteDatabase: Sendable {
     /// The database file, or nil for an in-memory database.
     public let path: String?
     /// Shared by the stores in this module; GRDB does not appear in the public API.
-    let writer: any DatabaseWriter
+    private let connection: any DatabaseWriter
+    private let closed = Mutex(false)
+
+    /// The connection(s). Throws once `close()` was called: GRDB does not guard a closed queue, and
+    /// SQLite would be handed a dangling connection.
+    var writer: any DatabaseWriter {
+        get throws {
+            if closed.withLock({ $0 }) { throw SQLiteDatabaseError.closed }
+            return connection
+        }
+    }
     private let migrator: DatabaseMigrator
 
     /// Opens (creating it and its parent directories if needed) the database file at `path` and migrates it.
@@ -34,14 +45,14 @@ public final class SQLiteDatabase: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let pool = try DatabasePool(path: path, configuration: Self.configuration(busyTimeout: busyTimeout))
         self.path = path
-        self.writer = pool
+        self.connection = pool
         self.migrator = Self.migrator(migrations)
         try Self.migrate(pool, with: migrator, known: migrations)
     }
 
     private init(inMemory queue: DatabaseQueue, migrations: [SQLiteMigration]) throws {
         self.path = nil
-        self.writer = queue
+        self.connection = queue
         self.migrator = Self.migrator(migrations)
         try Self.migrate(queue, with: migrator, known: migrations)
     }
@@ -63,7 +74,12 @@ public final class SQLiteDatabase: Sendable {
     /// Closes every connection. Later calls on this database or its stores throw.
     /// Not required: connections also close when the last reference goes away.
     public func close() throws {
-        try writer.close()
+        let wasClosed = closed.withLock { state in
+            defer { state = true }
+            return state
+        }
+        if wasClosed { return }
+        try connection.close()
     }
 
     private static func configuration(busyTimeout: Duration) -> Configuration {
@@ -118,9 +134,13 @@ public enum SQLiteDatabaseError: Error, Equatable, Sendable, CustomStringConvert
     /// The file records migrations this build does not know: it was written by a newer Parley.
     /// Opening it anyway could corrupt data the newer schema relies on.
     case schemaIsNewer(unknownMigrations: [String])
+    /// The database was closed; nothing more can be read or written through this instance.
+    case closed
 
     public var description: String {
         switch self {
+        case .closed:
+            "the database is closed"
         case .schemaIsNewer(let unknown):
             "the database was migrated by a newer version of Parley (unknown migrations: \(unknown.joined(separator: ", ")))"
         }

@@ -64,9 +64,19 @@ struct SQLiteDatabaseTests {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("parley.sqlite").path
             try SQLiteDatabase(path: path).close()
-            #expect(throws: SQLiteDatabaseError.schemaIsNewer(unknownMigrations: ["v1-accounts"])) {
+            let all = SQLiteDatabase.migrations
+            #expect(throws: SQLiteDatabaseError.schemaIsNewer(unknownMigrations: all.map(\.identifier).sorted())) {
                 _ = try SQLiteDatabase(path: path, migrations: [])
             }
+            // An older build that knows only the first migration refuses it too.
+            if all.count > 1 {
+                let unknown = all.dropFirst().map(\.identifier).sorted()
+                #expect(throws: SQLiteDatabaseError.schemaIsNewer(unknownMigrations: unknown)) {
+                    _ = try SQLiteDatabase(path: path, migrations: Array(all.prefix(1)))
+                }
+            }
+            // The current build still opens it.
+            try SQLiteDatabase(path: path).close()
         }
     }
 

@@ -1,0 +1,214 @@
+import GRDB
+import ParleyStorage
+import XMPPAddress
+import XMPPXML
+
+/// Rosters in the `roster_versions`, `roster_entries` and `roster_groups` tables of a `SQLiteDatabase`.
+public final class SQLiteRosterStore: RosterStore {
+    private let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    public func roster(of user: JID) async throws -> Roster {
+        let key = user.bare.description
+        return try await mappingErrors {
+            try await database.writer.read { db in
+                let version = try Self.version(of: key, db)
+                let groups = try Self.groups(of: key, contact: nil, db)
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND in_roster = 1", arguments: [key])
+                let items = try rows.compactMap { try Self.entry(from: $0, groups: groups).item }
+                // Sorted in Swift, so every backend agrees on `String` ordering.
+                return Roster(version: version, items: items.sorted { $0.jid.description < $1.jid.description })
+            }
+        }
+    }
+
+    public func entry(of user: JID, contact: JID) async throws -> RosterEntry {
+        let key = user.bare.description
+        let contact = contact.bare
+        return try await mappingErrors {
+            try await database.writer.read { db in try Self.load(key, contact, db) }
+        }
+    }
+
+    public func pendingRequests(of user: JID) async throws -> [RosterEntry] {
+        let key = user.bare.description
+        return try await mappingErrors {
+            try await database.writer.read { db in
+                let groups = try Self.groups(of: key, contact: nil, db)
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL",
+                    arguments: [key])
+                return try rows.map { try Self.entry(from: $0, groups: groups) }
+                    .sorted { $0.contact.description < $1.contact.description }
+            }
+        }
+    }
+
+    @discardableResult
+    public func update<Result: Sendable>(
+        user: JID, contact: JID, _ body: @escaping @Sendable (inout RosterEntry) throws -> Result
+    ) async throws -> RosterChange<Result> {
+        let key = user.bare.description
+        let contact = contact.bare
+        return try await mappingErrors {
+            try await database.writer.write { db in
+                let before = try Self.load(key, contact, db)
+                var entry = before
+                let result: Result
+                do {
+                    result = try body(&entry)
+                } catch {
+                    throw BodyError(error: error)  // rolls back; rethrown unchanged by `mappingErrors`
+                }
+                var item = entry.item
+                item?.jid = contact
+                let after = RosterEntry(contact: contact, item: item, pendingIn: entry.pendingIn)
+                if after != before { try Self.save(after, user: key, db) }
+                let version: Int64
+                if before.item != after.item {
+                    try db.execute(sql: """
+                        INSERT INTO roster_versions (user_jid, version) VALUES (?, 1)
+                        ON CONFLICT (user_jid) DO UPDATE SET version = version + 1
+                        """, arguments: [key])
+                }
+                version = try Self.version(of: key, db)
+                return RosterChange(before: before, after: after, version: version, result: result)
+            }
+        }
+    }
+
+    public func deleteRoster(of user: JID) async throws {
+        let key = user.bare.description
+        try await mappingErrors {
+            try await database.writer.write { db in
+                // Groups go with their entries: ON DELETE CASCADE.
+                try db.execute(sql: "DELETE FROM roster_entries WHERE user_jid = ?", arguments: [key])
+                try db.execute(sql: "UPDATE roster_versions SET version = version + 1 WHERE user_jid = ?", arguments: [key])
+            }
+        }
+    }
+
+    // MARK: - Rows
+
+    private static func version(of user: String, _ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT version FROM roster_versions WHERE user_jid = ?", arguments: [user]) ?? 0
+    }
+
+    /// Group names by contact JID string, in position order.
+    private static func groups(of user: String, contact: String?, _ db: Database) throws -> [String: [String]] {
+        let rows: [Row]
+        if let contact {
+            rows = try Row.fetchAll(db, sql: """
+                SELECT contact_jid, name FROM roster_groups WHERE user_jid = ? AND contact_jid = ? ORDER BY position
+                """, arguments: [user, contact])
+        } else {
+            rows = try Row.fetchAll(db, sql: """
+                SELECT contact_jid, name FROM roster_groups WHERE user_jid = ? ORDER BY contact_jid, position
+                """, arguments: [user])
+        }
+        var groups: [String: [String]] = [:]
+        for row in rows { groups[row["contact_jid"], default: []].append(row["name"]) }
+        return groups
+    }
+
+    private static func load(_ user: String, _ contact: JID, _ db: Database) throws -> RosterEntry {
+        guard let row = try Row.fetchOne(
+            db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND contact_jid = ?",
+            arguments: [user, contact.description])
+        else { return RosterEntry(contact: contact) }
+        return try entry(from: row, groups: groups(of: user, contact: contact.description, db))
+    }
+
+    private static func entry(from row: Row, groups: [String: [String]]) throws -> RosterEntry {
+        let contactString: String = row["contact_jid"]
+        guard let contact = try? JID(contactString) else {
+            throw RosterStoreError.backend("stored contact is not a JID: \(contactString)")
+        }
+        var item: RosterItem?
+        if row["in_roster"] as Bool {
+            guard let subscription = RosterSubscription(rawValue: row["subscription"]) else {
+                throw RosterStoreError.backend("unknown stored subscription for \(contactString)")
+            }
+            item = RosterItem(
+                jid: contact, name: row["name"], subscription: subscription,
+                askSubscribe: row["ask_subscribe"], approved: row["approved"],
+                groups: groups[contactString] ?? [])
+        }
+        let pendingIn = try (row["pending_in"] as String?).map(StanzaText.decode)
+        return RosterEntry(contact: contact, item: item, pendingIn: pendingIn)
+    }
+
+    private static func save(_ entry: RosterEntry, user: String, _ db: Database) throws {
+        let contact = entry.contact.description
+        guard !entry.isEmpty else {
+            try db.execute(
+                sql: "DELETE FROM roster_entries WHERE user_jid = ? AND contact_jid = ?", arguments: [user, contact])
+            return
+        }
+        let item = entry.item
+        try db.execute(sql: """
+            INSERT INTO roster_entries (user_jid, contact_jid, in_roster, name, subscription, ask_subscribe, approved, pending_in)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (user_jid, contact_jid) DO UPDATE SET
+                in_roster = excluded.in_roster, name = excluded.name, subscription = excluded.subscription,
+                ask_subscribe = excluded.ask_subscribe, approved = excluded.approved, pending_in = excluded.pending_in
+            """, arguments: [
+                user, contact, item != nil, item?.name, (item?.subscription ?? .none).rawValue,
+                item?.askSubscribe ?? false, item?.approved ?? false, entry.pendingIn.map(StanzaText.encode),
+            ])
+        try db.execute(sql: "DELETE FROM roster_groups WHERE user_jid = ? AND contact_jid = ?", arguments: [user, contact])
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO roster_groups (user_jid, contact_jid, position, name) VALUES (?, ?, ?, ?)
+            """)
+        for (position, group) in (item?.groups ?? []).enumerated() {
+            try insert.execute(arguments: [user, contact, position, group])
+        }
+    }
+
+    // MARK: - Errors
+
+    /// An error thrown by an `update` body, carried out of the transaction untouched.
+    private struct BodyError: Error {
+        var error: any Error
+    }
+
+    /// Body errors pass through unchanged; `RosterStoreError` and cancellation too; anything else
+    /// (GRDB errors) becomes `.backend`.
+    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as BodyError {
+            throw error.error
+        } catch let error as RosterStoreError {
+            throw error
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            throw RosterStoreError.backend(String(describing: error))
+        }
+    }
+
+    /// A stanza stored as XML text, namespace declarations included, parsed back into the same element.
+    private enum StanzaText {
+        static func encode(_ element: XElement) -> String {
+            XMLSerializer().serialize(element, inheritedNamespace: "")
+        }
+
+        static func decode(_ text: String) throws -> XElement {
+            // Stored stanzas came off a stream within its limits; these only bound a corrupt row.
+            let parser = XMLStreamParser(limits: XMLStreamLimits(maxTokenBytes: 1 << 20, maxElementBytes: 1 << 22, maxDepth: 128))
+            do {
+                for event in try parser.feed("<stored>" + text + "</stored>") {
+                    if case .element(let element) = event { return element }
+                }
+            } catch {
+                throw RosterStoreError.backend("stored stanza is not well-formed: \(error)")
+            }
+            throw RosterStoreError.backend("stored stanza is empty")
+        }
+    }
+}

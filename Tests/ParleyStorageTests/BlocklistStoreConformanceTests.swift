@@ -1,0 +1,106 @@
+import Foundation
+@testable import ParleySQLite
+import ParleyStorage
+import Testing
+import XMPPAddress
+
+/// Every `BlocklistStore` implementation the conformance suite runs on.
+enum BlocklistStoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case inMemory
+    case sqliteInMemory
+    case sqliteFile
+
+    var testDescription: String { rawValue }
+
+    /// The registered migrations plus the blocklist store's, until it is registered centrally.
+    static var migrations: [SQLiteMigration] {
+        let registered = Set(SQLiteDatabase.migrations.map(\.identifier))
+        return SQLiteDatabase.migrations + SQLiteBlocklistStore.migrations.filter { !registered.contains($0.identifier) }
+    }
+
+    func withStore(_ body: (any BlocklistStore) async throws -> Void) async throws {
+        switch self {
+        case .inMemory:
+            try await body(InMemoryBlocklistStore())
+        case .sqliteInMemory:
+            try await body(SQLiteBlocklistStore(database: SQLiteDatabase.inMemory(migrations: Self.migrations)))
+        case .sqliteFile:
+            try await withTemporaryDirectory { directory in
+                let database = try SQLiteDatabase(
+                    path: directory.appendingPathComponent("parley.sqlite").path, migrations: Self.migrations)
+                try await body(SQLiteBlocklistStore(database: database))
+                try database.close()
+            }
+        }
+    }
+}
+
+
+@Suite("BlocklistStore conformance")
+struct BlocklistStoreConformanceTests {
+    static let alice = try! JID("alice@example.com")
+    static let bob = try! JID("bob@example.com")
+    static func jids(_ strings: String...) -> [JID] { strings.map { try! JID($0) } }
+
+    @Test(arguments: BlocklistStoreBackend.allCases)
+    func blockKeepsEveryKindOfJIDSorted(_ backend: BlocklistStoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            #expect(try await store.blockedJIDs(of: Self.alice).isEmpty)
+            let blocked = Self.jids("romeo@montague.example", "iago@shakespeare.example/evil", "spam.example", "bots.example/x", "zoë@example.com")
+            #expect(try await store.block(blocked, for: Self.alice) == 5)
+            #expect(try await store.blockedJIDs(of: Self.alice) == blocked.sorted { $0.description < $1.description })
+            #expect(try await store.blockedJIDs(of: Self.bob).isEmpty)
+            // A full JID for the user means the same account.
+            #expect(try await store.blockedJIDs(of: try JID("alice@example.com/phone")).count == 5)
+        }
+    }
+
+    @Test(arguments: BlocklistStoreBackend.allCases)
+    func blockingTwiceAddsNothing(_ backend: BlocklistStoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            #expect(try await store.block(Self.jids("a@x.example", "b@x.example"), for: Self.alice) == 2)
+            #expect(try await store.block(Self.jids("b@x.example", "c@x.example", "c@x.example"), for: Self.alice) == 1)
+            #expect(try await store.block([], for: Self.alice) == 0)
+            #expect(try await store.blockedJIDs(of: Self.alice) == Self.jids("a@x.example", "b@x.example", "c@x.example"))
+        }
+    }
+
+    @Test(arguments: BlocklistStoreBackend.allCases)
+    func unblockRemovesOnlyTheGivenJIDs(_ backend: BlocklistStoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            try await store.block(Self.jids("a@x.example", "b@x.example", "x.example"), for: Self.alice)
+            try await store.block(Self.jids("a@x.example"), for: Self.bob)
+            // Exact matches only: unblocking a bare JID leaves the domain blocked, and vice versa.
+            #expect(try await store.unblock(Self.jids("a@x.example", "a@x.example/r", "nobody@x.example"), for: Self.alice) == 1)
+            #expect(try await store.blockedJIDs(of: Self.alice) == Self.jids("b@x.example", "x.example"))
+            #expect(try await store.blockedJIDs(of: Self.bob) == Self.jids("a@x.example"))
+            #expect(try await store.unblock([], for: Self.alice) == 0)
+        }
+    }
+
+    @Test(arguments: BlocklistStoreBackend.allCases)
+    func unblockAllIsPerUser(_ backend: BlocklistStoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            try await store.block(Self.jids("a@x.example", "b@x.example"), for: Self.alice)
+            try await store.block(Self.jids("a@x.example"), for: Self.bob)
+            try await store.block(Self.jids("a@x.example"), for: try JID("alice@example.org"))
+            #expect(try await store.unblockAll(for: Self.alice) == 2)
+            #expect(try await store.unblockAll(for: Self.alice) == 0)
+            #expect(try await store.blockedJIDs(of: Self.alice).isEmpty)
+            #expect(try await store.blockedJIDs(of: Self.bob).count == 1)
+            #expect(try await store.blockedJIDs(of: try JID("alice@example.org")).count == 1)
+        }
+    }
+
+    @Test func sqliteFailuresBecomeBackendErrors() async throws {
+        let database = try SQLiteDatabase.inMemory(migrations: BlocklistStoreBackend.migrations)
+        let store = SQLiteBlocklistStore(database: database)
+        try database.close()
+        await #expect {
+            _ = try await store.blockedJIDs(of: Self.alice)
+        } throws: { error in
+            guard case .backend(let text) = error as? BlocklistStoreError else { return false }
+            return !text.isEmpty
+        }
+    }
+}
