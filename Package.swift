@@ -83,7 +83,7 @@ let package = Package(
         ]),
         // L7
         .executableTarget(name: "parley", dependencies: [
-            "ParleyApp", "ParleyConfig", "ParleyStorage", "ParleySQLite", "XMPPSASL", "XMPPAddress",
+            "ParleyApp", "ParleyConfig", "ParleyIM", "ParleyStorage", "ParleySQLite", "XMPPSASL", "XMPPAddress",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

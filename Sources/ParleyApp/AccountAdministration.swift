@@ -1,16 +1,18 @@
+import ParleyKernel
 import ParleyStorage
 import XMPPAddress
 import XMPPSASL
 
 /// What operators do to accounts (the `parley user` commands), with the checks they need.
 public struct AccountAdministration: Sendable {
-    public let store: any AccountStore
-    public let hosts: Set<String>
+    public let kernel: Kernel
     public let scramIterations: Int
+    public var store: any AccountStore { kernel.accounts }
+    public var hosts: Set<String> { kernel.hosts }
 
-    public init(store: any AccountStore, hosts: Set<String>, scramIterations: Int) {
-        self.store = store
-        self.hosts = hosts
+    /// `kernel` carries every module, so deleting an account also deletes what each feature keeps for it.
+    public init(kernel: Kernel, scramIterations: Int) {
+        self.kernel = kernel
         self.scramIterations = scramIterations
     }
 
@@ -70,7 +72,7 @@ public struct AccountAdministration: Sendable {
 
     public func delete(_ address: String) async throws {
         let jid = try userJID(address)
-        guard try await store.delete(username: jid.localpart!, host: jid.domainpart) else {
+        guard try await kernel.deleteAccount(jid) else {
             throw Failure.noSuchUser(jid.description)
         }
     }

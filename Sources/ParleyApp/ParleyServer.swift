@@ -24,16 +24,6 @@ public final class ParleyServer: Service {
         self.logger = logger
     }
 
-    public static func databasePath(_ config: ServerConfig) -> String {
-        (config.dataDirectory as NSString).appendingPathComponent("parley.sqlite")
-    }
-
-    /// Opens the default embedded store (SQLite in the data directory).
-    public static func openAccountStore(_ config: ServerConfig) throws -> SQLiteAccountStore {
-        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
-        return SQLiteAccountStore(database: try SQLiteDatabase(path: databasePath(config)))
-    }
-
     /// Loads each host's certificate, generating a self-signed one on first run.
     func loadTLS() throws -> TLSContexts {
         let store = CertificateStore(dataDirectory: config.dataDirectory)
@@ -56,25 +46,29 @@ public final class ParleyServer: Service {
     }
 
     public func run() async throws {
-        let accounts = try Self.openAccountStore(config)
+        let stores = try SQLiteStores(config: config)
         let tls = try loadTLS()
         let hosts = Set(config.hosts.map(\.name))
-        let kernel = Kernel(hosts: hosts, accounts: accounts, modules: [PingModule()], logger: logger)
+        let composition = try ServerComposition(config: config, stores: stores, logger: logger)
+        let kernel = composition.kernel
         let limits = config.limits
         let c2sLimits = C2SLimits(
             beforeAuth: XMLStreamLimits(maxTokenBytes: limits.maxTagSize, maxElementBytes: limits.maxStanzaSizeBeforeAuth, maxDepth: limits.maxDepth),
             afterAuth: XMLStreamLimits(maxTokenBytes: limits.maxTagSize, maxElementBytes: limits.maxStanzaSize, maxDepth: limits.maxDepth),
-            unauthenticatedTimeout: limits.unauthenticatedTimeout, idleTimeout: limits.idleTimeout)
+            unauthenticatedTimeout: limits.unauthenticatedTimeout, idleTimeout: limits.idleTimeout,
+            maxOutboundQueue: limits.maxOutboundQueue)
         let connections = ConnectionTracker(maxConnections: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerAddress)
         let server = C2SServerContext(
-            kernel: kernel, accounts: accounts, tls: tls,
+            kernel: kernel, accounts: stores.accounts, tls: tls,
             configuration: C2SConfiguration(hosts: hosts, defaultHost: config.hosts.first?.name, tlsAvailable: true,
                                             tlsRequired: config.tls.requireForC2S, plainAllowed: config.tls.allowPlainAuth,
                                             maxAuthAttempts: limits.authAttemptsPerConnection,
                                             scramIterations: config.sasl.scramIterations,
-                                            extraFeaturesAfterAuth: kernel.streamFeatures),
+                                            registrationHosts: Set(config.hosts.filter(\.allowRegistration).map(\.name)),
+                                            extraFeaturesAfterAuth: kernel.streamFeatures + [composition.caps.streamFeature(for: kernel)]),
             limits: c2sLimits,
             authFailures: AddressRateLimiter(limit: limits.authFailuresPerAddressPerMinute),
+            registrations: AddressRateLimiter(limit: limits.registrationsPerAddressPerHour, windowSeconds: 3600),
             connections: connections, logger: logger)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
@@ -105,6 +99,7 @@ public final class ParleyServer: Service {
             try? await Task.sleep(for: .milliseconds(100))
         }
         try? await group.shutdownGracefully()
+        try? stores.database.close()
         logger.notice("stopped")
     }
 }

@@ -143,6 +143,8 @@ struct ConfigDecoder {
             if let limits = map["limits"] { decodeLimits(limits, into: &config.limits) }
             if let logging = map["logging"] { decodeLogging(logging, into: &config.logging) }
             if let sasl = map["sasl"] { decodeSASL(sasl, into: &config.sasl) }
+            if let contacts = map["contact_addresses"] { decodeContactAddresses(contacts, into: &config.contactAddresses) }
+            if let serverInfo = map["server_info"] { decodeServerInfo(serverInfo, into: &config.serverInfo) }
         }
         return config
     }
@@ -193,7 +195,7 @@ struct ConfigDecoder {
             return (HostConfig(name: name), item.path)
         }
         let decoded: (HostConfig, ConfigPath)?? = item.withMapping(
-            expected: "a host name or a mapping with name, certificate and private_key",
+            expected: "a host name or a mapping with name, certificate, private_key and allow_registration",
             nullIsEmpty: false
         ) { map in
             let nameValue = map["name"]
@@ -203,6 +205,7 @@ struct ConfigDecoder {
             }
             let certificate = map["certificate"].map { $0.nonEmptyString(expected: "a file path").map(resolve) }
             let privateKey = map["private_key"].map { $0.nonEmptyString(expected: "a file path").map(resolve) }
+            let allowRegistration = map["allow_registration"].map { $0.bool() }
             switch (certificate, privateKey) {
             case (.some, nil):
                 item.report("certificate and private_key must be given together (private_key is missing)")
@@ -217,7 +220,14 @@ struct ConfigDecoder {
             // `.some(nil)` means the key was present but invalid (already reported).
             if case .some(nil) = certificate { return nil }
             if case .some(nil) = privateKey { return nil }
-            return (HostConfig(name: name, certificate: certificate ?? nil, privateKey: privateKey ?? nil), nameValue.path)
+            if case .some(nil) = allowRegistration { return nil }
+            let host = HostConfig(
+                name: name,
+                certificate: certificate ?? nil,
+                privateKey: privateKey ?? nil,
+                allowRegistration: (allowRegistration ?? nil) ?? false
+            )
+            return (host, nameValue.path)
         }
         return decoded ?? nil
     }
@@ -304,7 +314,7 @@ struct ConfigDecoder {
         return .some(listener)
     }
 
-    // MARK: tls, limits, logging, sasl
+    // MARK: tls, limits, logging, sasl, contact_addresses, server_info
 
     private func decodeTLS(_ value: ConfigValue, into tls: inout TLSConfig) {
         value.withMapping { map in
@@ -333,6 +343,12 @@ struct ConfigDecoder {
             map.read("idle_timeout", into: &limits.idleTimeout, timeout)
             map.read("max_connections", into: &limits.maxConnections) { $0.int(in: positive) }
             map.read("max_connections_per_address", into: &limits.maxConnectionsPerAddress) { $0.int(in: 0...Int.max) }
+            map.read("registrations_per_address_per_hour", into: &limits.registrationsPerAddressPerHour) { $0.int(in: positive) }
+            map.read("offline_messages_per_user", into: &limits.maxOfflineMessagesPerUser) { $0.int(in: 0...Int.max) }
+            map.read("blocklist_items", into: &limits.maxBlocklistItems) { $0.int(in: positive) }
+            map.read("client_ping_interval", into: &limits.clientPingInterval, timeout)
+            map.read("client_ping_timeout", into: &limits.clientPingTimeout, timeout)
+            map.read("outbound_queue", into: &limits.maxOutboundQueue) { $0.int(in: positive) }
         }
         if sizesValid, limits.maxStanzaSizeBeforeAuth > limits.maxStanzaSize {
             problems.report(
@@ -363,6 +379,76 @@ struct ConfigDecoder {
             map.read("scram_iterations", into: &sasl.scramIterations) {
                 $0.int(in: SASLConfig.minimumScramIterations...SASLConfig.maximumScramIterations)
             }
+        }
+    }
+
+    /// The message for a contact address that is not a URI.
+    static let expectedContactURI = "a URI such as mailto:admin@example.org or xmpp:admin@example.org"
+
+    private func decodeContactAddresses(_ value: ConfigValue, into addresses: inout [String: [String]]) {
+        var decoded: [String: [String]] = [:]
+        var valid = true
+        value.withMapping { map in
+            for (key, field) in ServerConfig.contactAddressFields {
+                guard let entry = map[key] else { continue }
+                if let uris = decodeURIs(entry) {
+                    if !uris.isEmpty { decoded[field] = uris }
+                } else {
+                    valid = false
+                }
+            }
+        }
+        if valid { addresses = decoded }
+    }
+
+    /// A list of URIs, a single URI (a one-element list) or null (an empty list); `nil` after reporting.
+    private func decodeURIs(_ value: ConfigValue) -> [String]? {
+        let items: [ConfigValue]
+        if value.isNull {
+            return []
+        } else if case .scalar = value.node {
+            items = [value]
+        } else if let list = value.list(expected: "a URI or a list of URIs") {
+            items = list
+        } else {
+            return nil
+        }
+        var uris: [String] = []
+        var valid = true
+        for item in items {
+            guard let uri = item.string(expected: Self.expectedContactURI) else {
+                valid = false
+                continue
+            }
+            guard Self.looksLikeURI(uri) else {
+                item.reportMismatch(expected: Self.expectedContactURI)
+                valid = false
+                continue
+            }
+            uris.append(uri)
+        }
+        return valid ? uris : nil
+    }
+
+    /// A scheme (a letter, then letters, digits, `+`, `.` or `-`), a colon and at least one more
+    /// character, with no whitespace or control characters anywhere (RFC 3986 §3).
+    static func looksLikeURI(_ text: String) -> Bool {
+        let scalars = Array(text.unicodeScalars)
+        guard let colon = scalars.firstIndex(of: ":"), colon > 0, colon + 1 < scalars.count else { return false }
+        let schemeValid = scalars[..<colon].enumerated().allSatisfy { offset, scalar in
+            switch scalar {
+            case "a"..."z", "A"..."Z": true
+            case "0"..."9", "+", ".", "-": offset > 0
+            default: false
+            }
+        }
+        let restValid = !scalars.contains { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }
+        return schemeValid && restValid
+    }
+
+    private func decodeServerInfo(_ value: ConfigValue, into serverInfo: inout ServerInfoConfig) {
+        value.withMapping { map in
+            map.read("show_os", into: &serverInfo.showOperatingSystem) { $0.bool() }
         }
     }
 }

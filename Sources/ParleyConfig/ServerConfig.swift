@@ -21,11 +21,23 @@ public struct ServerConfig: Sendable, Equatable {
     public var logging: LoggingConfig
     /// SASL settings (key `sasl`).
     public var sasl: SASLConfig
+    /// Contact addresses published in the server's disco#info, XEP-0157 (key `contact_addresses`).
+    /// Keyed by the XEP's field names (`admin-addresses`, `abuse-addresses`, …, see
+    /// `ServerConfig.contactAddressFields`); each value is a non-empty list of URIs (`mailto:…`,
+    /// `xmpp:…`, `https://…`) in the order given. Kinds without addresses are absent. Default: empty.
+    public var contactAddresses: [String: [String]]
+    /// What the server reveals about itself (key `server_info`).
+    public var serverInfo: ServerInfoConfig
 
     /// The hosts used when the key `hosts` is absent: just `localhost`.
     public static let defaultHosts: [HostConfig] = [HostConfig(name: "localhost")]
     /// The value of `data_directory` when the key is absent, before resolution against the base directory.
     public static let defaultDataDirectory = "./data"
+    /// The keys accepted under `contact_addresses` and the XEP-0157 form field each one fills, in the
+    /// XEP's (alphabetical) order: `abuse` → `abuse-addresses`, `admin` → `admin-addresses`, ….
+    public static let contactAddressFields: [(key: String, field: String)] = [
+        "abuse", "admin", "feedback", "sales", "security", "status", "support",
+    ].map { (key: $0, field: $0 + "-addresses") }
 
     public init(
         hosts: [HostConfig] = ServerConfig.defaultHosts,
@@ -34,7 +46,9 @@ public struct ServerConfig: Sendable, Equatable {
         tls: TLSConfig = TLSConfig(),
         limits: LimitsConfig = LimitsConfig(),
         logging: LoggingConfig = LoggingConfig(),
-        sasl: SASLConfig = SASLConfig()
+        sasl: SASLConfig = SASLConfig(),
+        contactAddresses: [String: [String]] = [:],
+        serverInfo: ServerInfoConfig = ServerInfoConfig()
     ) {
         self.hosts = hosts
         self.dataDirectory = dataDirectory
@@ -43,6 +57,8 @@ public struct ServerConfig: Sendable, Equatable {
         self.limits = limits
         self.logging = logging
         self.sasl = sasl
+        self.contactAddresses = contactAddresses
+        self.serverInfo = serverInfo
     }
 
     /// The configuration used when no configuration file is given: every setting at its default, with
@@ -53,7 +69,8 @@ public struct ServerConfig: Sendable, Equatable {
 }
 
 /// One served XMPP domain (an item of `hosts`). In YAML either a plain string (`- example.org`) or a
-/// mapping with keys `name`, `certificate`, `private_key`.
+/// mapping with keys `name`, `certificate`, `private_key`, `allow_registration`. A plain string gets
+/// every other setting at its default.
 public struct HostConfig: Sendable, Equatable {
     /// The domain name, lowercased (key `name`).
     public var name: String
@@ -62,11 +79,15 @@ public struct HostConfig: Sendable, Equatable {
     /// Path of the PEM private key for this host (key `private_key`); absolute after loading.
     /// Always set exactly when `certificate` is set.
     public var privateKey: String?
+    /// Whether clients may create accounts on this host with XEP-0077 in-band registration
+    /// (key `allow_registration`), default `false`.
+    public var allowRegistration: Bool
 
-    public init(name: String, certificate: String? = nil, privateKey: String? = nil) {
+    public init(name: String, certificate: String? = nil, privateKey: String? = nil, allowRegistration: Bool = false) {
         self.name = name
         self.certificate = certificate
         self.privateKey = privateKey
+        self.allowRegistration = allowRegistration
     }
 }
 
@@ -141,6 +162,22 @@ public struct LimitsConfig: Sendable, Equatable {
     public var maxConnections: Int
     /// Open client connections per IP address (key `max_connections_per_address`), default 0 = unlimited.
     public var maxConnectionsPerAddress: Int
+    /// Accounts created by in-band registration (XEP-0077) per client IP address per hour
+    /// (key `registrations_per_address_per_hour`), default 5, at least 1.
+    public var registrationsPerAddressPerHour: Int
+    /// Offline messages stored per account (key `offline_messages_per_user`), default 1000;
+    /// 0 disables offline storage.
+    public var maxOfflineMessagesPerUser: Int
+    /// Items in one account's blocklist, XEP-0191 (key `blocklist_items`), default 1000, at least 1.
+    public var maxBlocklistItems: Int
+    /// Seconds between server-to-client pings, XEP-0199 (key `client_ping_interval`), default 300.
+    public var clientPingInterval: Double
+    /// Seconds a client has to answer a ping before its connection is closed (key `client_ping_timeout`),
+    /// default 60.
+    public var clientPingTimeout: Double
+    /// Stanzas queued for a client that does not read before it is disconnected (key `outbound_queue`),
+    /// default 10000, at least 1.
+    public var maxOutboundQueue: Int
 
     public init(
         maxStanzaSizeBeforeAuth: Int = 65_536,
@@ -152,7 +189,13 @@ public struct LimitsConfig: Sendable, Equatable {
         unauthenticatedTimeout: Double = 30,
         idleTimeout: Double = 600,
         maxConnections: Int = 20_000,
-        maxConnectionsPerAddress: Int = 0
+        maxConnectionsPerAddress: Int = 0,
+        registrationsPerAddressPerHour: Int = 5,
+        maxOfflineMessagesPerUser: Int = 1000,
+        maxBlocklistItems: Int = 1000,
+        clientPingInterval: Double = 300,
+        clientPingTimeout: Double = 60,
+        maxOutboundQueue: Int = 10_000
     ) {
         self.maxStanzaSizeBeforeAuth = maxStanzaSizeBeforeAuth
         self.maxStanzaSize = maxStanzaSize
@@ -164,6 +207,12 @@ public struct LimitsConfig: Sendable, Equatable {
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
+        self.registrationsPerAddressPerHour = registrationsPerAddressPerHour
+        self.maxOfflineMessagesPerUser = maxOfflineMessagesPerUser
+        self.maxBlocklistItems = maxBlocklistItems
+        self.clientPingInterval = clientPingInterval
+        self.clientPingTimeout = clientPingTimeout
+        self.maxOutboundQueue = maxOutboundQueue
     }
 }
 
@@ -193,6 +242,17 @@ public struct SASLConfig: Sendable, Equatable {
 
     public init(scramIterations: Int = 10_000) {
         self.scramIterations = scramIterations
+    }
+}
+
+/// What the server reveals about itself (key `server_info`).
+public struct ServerInfoConfig: Sendable, Equatable {
+    /// Whether software version replies (XEP-0092) include the operating system (key `show_os`),
+    /// default `false`: the name and version of Parley are given, the OS is not.
+    public var showOperatingSystem: Bool
+
+    public init(showOperatingSystem: Bool = false) {
+        self.showOperatingSystem = showOperatingSystem
     }
 }
 

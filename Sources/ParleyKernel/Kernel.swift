@@ -268,8 +268,9 @@ public final class Kernel: Sendable {
     private func dispatchIQ(_ inbound: InboundStanza, target: IQTarget) async {
         let stanza = inbound.stanza
         guard let type = stanza.type.flatMap(IQType.init(rawValue:)) else {
-            // Result and error IQs addressed to the server answer requests the server sent, or end here.
-            if target == .server, let id = stanza.id { pendingIQs.complete(id: id, with: stanza.element) }
+            // Result and error IQs to the server or to the sender's own account (a client that omits
+            // `to`, RFC 6120 §10.3) answer requests the server sent, or end here.
+            if let id = stanza.id { pendingIQs.complete(id: id, from: inbound.from, with: stanza.element) }
             return
         }
         guard let payload = stanza.element.elements.first,
@@ -295,14 +296,15 @@ public final class Kernel: Sendable {
         var iq = iq
         let id = "parley-" + RandomID.make(length: 12)
         iq[attribute: "id"] = id
+        guard let to = iq[attribute: "to"].flatMap({ try? JID($0) }) else { return nil }
         let element = iq
         return await withCheckedContinuation { continuation in
-            pendingIQs.register(id: id, continuation: continuation)
-            Task {
-                await send(element)
+            pendingIQs.register(id: id, responder: to, continuation: continuation)
+            pendingIQs.setTimer(id: id, Task { [pendingIQs] in
                 try? await Task.sleep(for: timeout)
-                pendingIQs.complete(id: id, with: nil)
-            }
+                if !Task.isCancelled { pendingIQs.expire(id: id) }
+            })
+            Task { await send(element) }
         }
     }
 

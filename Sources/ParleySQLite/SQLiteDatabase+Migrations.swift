@@ -8,4 +8,10 @@ extension SQLiteDatabase {
     /// in this order, even when a feature gains a migration after a later feature's migrations shipped.
     public static let migrations: [SQLiteMigration] =
         SQLiteAccountStore.migrations
+        + SQLiteRosterStore.migrations
+        + SQLiteOfflineStore.migrations
+        + SQLiteBlocklistStore.migrations
+        + SQLiteVCardStore.migrations
+        + SQLitePrivateXMLStore.migrations
+        + SQLiteLastActivityStore.migrations
 }

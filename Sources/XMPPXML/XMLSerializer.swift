@@ -60,7 +60,7 @@ public struct XMLSerializer: Sendable {
                 output += attribute.name
             }
             output += "='"
-            XMLEscaping.appendEscaped(attribute.value, to: &output)
+            XMLEscaping.appendEscaped(attribute.value, to: &output, attribute: true)
             output += "'"
         }
         if element.children.isEmpty {
@@ -71,7 +71,7 @@ public struct XMLSerializer: Sendable {
         for child in element.children {
             switch child {
             case .text(let text):
-                XMLEscaping.appendEscaped(text, to: &output)
+                XMLEscaping.appendEscaped(text, to: &output, attribute: false)
             case .element(let childElement):
                 write(childElement, inheritedNamespace: childNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
             }
@@ -95,12 +95,21 @@ public struct XMLSerializer: Sendable {
 }
 
 public enum XMLEscaping {
-    /// Escapes the five XML special characters; valid for both text and single- or double-quoted attributes.
-    public static func appendEscaped(_ string: String, to output: inout String) {
+    /// Escapes the five XML special characters, and the white space a parser would otherwise
+    /// normalise: CR everywhere, TAB and LF inside attribute values (XML 1.0 §2.11, §3.3.3).
+    /// Valid for text and for single- or double-quoted attributes.
+    public static func appendEscaped(_ string: String, to output: inout String, attribute: Bool = true) {
         var needsEscaping = false
-        for byte in string.utf8 where byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "&") || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
-            needsEscaping = true
-            break
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "\""), 0x0D:
+                needsEscaping = true
+            case 0x09, 0x0A:
+                needsEscaping = needsEscaping || attribute
+            default:
+                continue
+            }
+            if needsEscaping { break }
         }
         guard needsEscaping else {
             output += string
@@ -113,6 +122,9 @@ public enum XMLEscaping {
             case "&": output += "&amp;"
             case "'": output += "&apos;"
             case "\"": output += "&quot;"
+            case "\r": output += "&#xD;"
+            case "\t" where attribute: output += "&#x9;"
+            case "\n" where attribute: output += "&#xA;"
             default: output.unicodeScalars.append(scalar)
             }
         }

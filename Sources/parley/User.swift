@@ -1,16 +1,39 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ParleyApp
+import ParleyIM
+import ParleyStorage
+import XMPPAddress
 
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage accounts.",
-        subcommands: [Add.self, Passwd.self, Delete.self, List.self])
+        subcommands: [Add.self, Passwd.self, Delete.self, List.self, Roster.self, AddContact.self, Offline.self])
+
+    /// The server's stores and modules, without its listeners: what the account commands act through.
+    static func composition(_ options: ConfigOption) throws -> ServerComposition {
+        let config = try ConfigLoading.load(options)
+        var logger = Logger(label: "parley-cli")
+        logger.logLevel = .error
+        return try ServerComposition(config: config, stores: try SQLiteStores(config: config), logger: logger)
+    }
 
     static func administration(_ options: ConfigOption) throws -> AccountAdministration {
         let config = try ConfigLoading.load(options)
-        let store = try ParleyServer.openAccountStore(config)
-        return AccountAdministration(store: store, hosts: Set(config.hosts.map(\.name)), scramIterations: config.sasl.scramIterations)
+        var logger = Logger(label: "parley-cli")
+        logger.logLevel = .error
+        let composition = try ServerComposition(config: config, stores: try SQLiteStores(config: config), logger: logger)
+        return AccountAdministration(kernel: composition.kernel, scramIterations: config.sasl.scramIterations)
+    }
+
+    /// Runs an administration call, turning its failures into a clear message and exit code 1.
+    static func administer<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let failure as AccountAdministration.Failure {
+            throw CLIError(failure.description)
+        }
     }
 
     struct Add: AsyncParsableCommand {
@@ -21,13 +44,10 @@ struct User: AsyncParsableCommand {
 
         func run() async throws {
             let admin = try User.administration(options)
+            _ = try await User.administer { try admin.userJID(jid) }
             let secret = try password ?? PasswordPrompt.read(confirm: true)
-            do {
-                let created = try await admin.add(jid, password: secret, now: Int64(Date().timeIntervalSince1970))
-                print("created \(created)")
-            } catch let failure as AccountAdministration.Failure {
-                throw CLIError(failure.description)
-            }
+            let created = try await User.administer { try await admin.add(jid, password: secret, now: Int64(Date().timeIntervalSince1970)) }
+            print("created \(created)")
         }
     }
 
@@ -39,29 +59,22 @@ struct User: AsyncParsableCommand {
 
         func run() async throws {
             let admin = try User.administration(options)
+            _ = try await User.administer { try admin.userJID(jid) }
             let secret = try password ?? PasswordPrompt.read(confirm: true)
-            do {
-                try await admin.changePassword(jid, password: secret)
-                print("password changed for \(jid)")
-            } catch let failure as AccountAdministration.Failure {
-                throw CLIError(failure.description)
-            }
+            try await User.administer { try await admin.changePassword(jid, password: secret) }
+            print("password changed for \(jid)")
         }
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete an account.")
+        static let configuration = CommandConfiguration(abstract: "Delete an account and everything stored for it.")
         @OptionGroup var options: ConfigOption
         @Argument(help: "The account's address.") var jid: String
 
         func run() async throws {
             let admin = try User.administration(options)
-            do {
-                try await admin.delete(jid)
-                print("deleted \(jid)")
-            } catch let failure as AccountAdministration.Failure {
-                throw CLIError(failure.description)
-            }
+            try await User.administer { try await admin.delete(jid) }
+            print("deleted \(jid)")
         }
     }
 
@@ -73,6 +86,73 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let admin = try User.administration(options)
             for jid in try await admin.list(host: host?.lowercased()) { print(jid) }
+        }
+    }
+
+    struct Roster: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an account's roster (contacts, subscriptions, groups).")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The account's address.") var jid: String
+
+        func run() async throws {
+            let composition = try User.composition(options)
+            let admin = AccountAdministration(kernel: composition.kernel, scramIterations: 4096)
+            let user = try await User.administer { try admin.userJID(jid) }
+            guard await composition.kernel.accountExists(user) else { throw CLIError("\(user) does not exist") }
+            let roster = try await composition.stores.rosters.roster(of: user)
+            print("roster of \(user) (version \(roster.version)): \(roster.items.count) contact(s)")
+            for item in roster.items {
+                var line = "\(item.jid)  subscription=\(item.subscription.rawValue)"
+                if item.askSubscribe { line += " ask=subscribe" }
+                if let name = item.name { line += "  name=\"\(name)\"" }
+                if !item.groups.isEmpty { line += "  groups=\(item.groups.joined(separator: ","))" }
+                print(line)
+            }
+            for pending in try await composition.stores.rosters.pendingRequests(of: user) where pending.pendingIn != nil {
+                print("pending request from \(pending.pendingIn?[attribute: "from"] ?? "?")")
+            }
+        }
+    }
+
+    struct AddContact: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-contact",
+            abstract: "Make two local accounts contacts of each other, with presence subscriptions both ways.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The first account.") var first: String
+        @Argument(help: "The second account.") var second: String
+
+        func run() async throws {
+            let composition = try User.composition(options)
+            let admin = AccountAdministration(kernel: composition.kernel, scramIterations: 4096)
+            let a = try await User.administer { try admin.userJID(first) }
+            let b = try await User.administer { try admin.userJID(second) }
+            guard a != b else { throw CLIError("an account cannot be its own contact") }
+            for user in [a, b] where !(await composition.kernel.accountExists(user)) {
+                throw CLIError("\(user) does not exist")
+            }
+            _ = try await composition.stores.rosters.makeMutualContacts(a, b)
+            print("\(a) and \(b) are now contacts (subscription both); online clients see it when they next fetch their roster")
+        }
+    }
+
+    struct Offline: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Count, or with --clear delete, an account's stored offline messages.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The account's address.") var jid: String
+        @Flag(help: "Delete the stored messages.") var clear = false
+
+        func run() async throws {
+            let composition = try User.composition(options)
+            let admin = AccountAdministration(kernel: composition.kernel, scramIterations: 4096)
+            let user = try await User.administer { try admin.userJID(jid) }
+            let offline = OfflineMessageAdministration(store: composition.stores.offline)
+            if clear {
+                let removed = try await offline.deleteAll(for: user)
+                print("deleted \(removed) offline message(s) of \(user)")
+            } else {
+                print("\(try await offline.count(for: user)) offline message(s) stored for \(user)")
+            }
         }
     }
 }

@@ -2,10 +2,10 @@ import Foundation
 import Testing
 @testable import ParleyConfig
 
-private let base = "/etc/parley"
+let base = "/etc/parley"
 
 /// Parses `yaml`, recording an issue when it fails.
-private func parse(_ yaml: String, baseDirectory: String = base, sourceLocation: SourceLocation = #_sourceLocation) -> ServerConfig? {
+func parse(_ yaml: String, baseDirectory: String = base, sourceLocation: SourceLocation = #_sourceLocation) -> ServerConfig? {
     do {
         return try ServerConfig.parse(yaml: yaml, baseDirectory: baseDirectory)
     } catch {
@@ -15,7 +15,7 @@ private func parse(_ yaml: String, baseDirectory: String = base, sourceLocation:
 }
 
 /// The problems reported for `yaml`, recording an issue when it parses.
-private func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) -> [String] {
+func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) -> [String] {
     do {
         let config = try ServerConfig.parse(yaml: yaml, baseDirectory: base)
         Issue.record("expected an error, got \(config)", sourceLocation: sourceLocation)
@@ -35,6 +35,7 @@ private func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceL
     @Test func defaultValues() {
         let config = ServerConfig.default(dataDirectory: "/var/lib/parley")
         #expect(config.hosts == [HostConfig(name: "localhost")])
+        #expect(config.hosts.first?.allowRegistration == false)
         #expect(config.dataDirectory == "/var/lib/parley")
         #expect(config.listeners.c2s == ListenerConfig(address: "0.0.0.0", port: 5222))
         #expect(config.listeners.c2sDirectTLS == ListenerConfig(address: "0.0.0.0", port: 5223))
@@ -49,12 +50,20 @@ private func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceL
         #expect(config.limits.idleTimeout == 600)
         #expect(config.limits.maxConnections == 20_000)
         #expect(config.limits.maxConnectionsPerAddress == 0)
+        #expect(config.limits.registrationsPerAddressPerHour == 5)
+        #expect(config.limits.maxOfflineMessagesPerUser == 1000)
+        #expect(config.limits.maxBlocklistItems == 1000)
+        #expect(config.limits.clientPingInterval == 300)
+        #expect(config.limits.clientPingTimeout == 60)
+        #expect(config.limits.maxOutboundQueue == 10_000)
         #expect(config.logging.level == "info")
         #expect(config.sasl.scramIterations == 10_000)
+        #expect(config.contactAddresses.isEmpty)
+        #expect(config.serverInfo.showOperatingSystem == false)
     }
 
     @Test func emptySectionsKeepDefaults() throws {
-        let config = try #require(parse("listeners:\ntls:\nlimits: {}\nlogging:\nsasl:\n"))
+        let config = try #require(parse("listeners:\ntls:\nlimits: {}\nlogging:\nsasl:\ncontact_addresses:\nserver_info: {}\n"))
         #expect(config == ServerConfig.default(dataDirectory: "/etc/parley/data"))
     }
 }
@@ -66,7 +75,10 @@ private func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceL
           - name: Example.ORG
             certificate: tls/example.crt
             private_key: /secure/example.key
+            allow_registration: true
           - chat.example.net
+          - name: closed.example.net
+            allow_registration: false
         data_directory: /var/lib/parley
         listeners:
           c2s:
@@ -89,16 +101,36 @@ private func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceL
           idle_timeout: 300
           max_connections: 100
           max_connections_per_address: 10
+          registrations_per_address_per_hour: 2
+          offline_messages_per_user: 0
+          blocklist_items: 50
+          client_ping_interval: 90
+          client_ping_timeout: 7.5
+          outbound_queue: 500
         logging:
           level: DEBUG
         sasl:
           scram_iterations: 4096
+        contact_addresses:
+          admin: [mailto:admin@example.org, xmpp:admin@example.org]
+          abuse: mailto:abuse@example.org
+          feedback: []
+          sales: [https://example.org/sales]
+          security: [mailto:security@example.org]
+          status: [https://status.example.org]
+          support: [xmpp:support@muc.example.org?join, tel:+1-555-0100]
+        server_info:
+          show_os: true
         """
         let config = try #require(parse(yaml))
         let expected = ServerConfig(
             hosts: [
-                HostConfig(name: "example.org", certificate: "/etc/parley/tls/example.crt", privateKey: "/secure/example.key"),
+                HostConfig(
+                    name: "example.org", certificate: "/etc/parley/tls/example.crt", privateKey: "/secure/example.key",
+                    allowRegistration: true
+                ),
                 HostConfig(name: "chat.example.net"),
+                HostConfig(name: "closed.example.net", allowRegistration: false),
             ],
             dataDirectory: "/var/lib/parley",
             listeners: ListenersConfig(
@@ -116,10 +148,25 @@ private func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceL
                 unauthenticatedTimeout: 12.5,
                 idleTimeout: 300,
                 maxConnections: 100,
-                maxConnectionsPerAddress: 10
+                maxConnectionsPerAddress: 10,
+                registrationsPerAddressPerHour: 2,
+                maxOfflineMessagesPerUser: 0,
+                maxBlocklistItems: 50,
+                clientPingInterval: 90,
+                clientPingTimeout: 7.5,
+                maxOutboundQueue: 500
             ),
             logging: LoggingConfig(level: "debug"),
-            sasl: SASLConfig(scramIterations: 4096)
+            sasl: SASLConfig(scramIterations: 4096),
+            contactAddresses: [
+                "admin-addresses": ["mailto:admin@example.org", "xmpp:admin@example.org"],
+                "abuse-addresses": ["mailto:abuse@example.org"],
+                "sales-addresses": ["https://example.org/sales"],
+                "security-addresses": ["mailto:security@example.org"],
+                "status-addresses": ["https://status.example.org"],
+                "support-addresses": ["xmpp:support@muc.example.org?join", "tel:+1-555-0100"],
+            ],
+            serverInfo: ServerInfoConfig(showOperatingSystem: true)
         )
         #expect(config == expected)
     }
@@ -323,7 +370,7 @@ private func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceL
             "hosts[4]: certificate and private_key must be given together (private_key is missing)",
             "hosts[5]: certificate and private_key must be given together (certificate is missing)",
             "hosts[6]: invalid host name \"with space\": must not contain '@', '/' or whitespace",
-            "hosts[7]: expected a host name or a mapping with name, certificate and private_key, got null",
+            "hosts[7]: expected a host name or a mapping with name, certificate, private_key and allow_registration, got null",
             "hosts[8].name: host name must not be empty",
             "hosts[9]: expected a host name, got yes",
         ])

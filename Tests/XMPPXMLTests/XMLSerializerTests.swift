@@ -49,3 +49,14 @@ import Testing
         #expect(events == [.element(message)])
     }
 }
+
+@Suite struct XMLWhitespaceRoundTripTests {
+    @Test func whitespaceSurvivesAParserRoundTrip() throws {
+        let message = XElement("message", namespace: "jabber:client", attributes: [XAttribute(name: "x", value: "a\tb\nc\rd")],
+                               children: [.element(XElement("body", namespace: "jabber:client", children: [.text("line1\r\nline2\tend")]))])
+        let text = XMLSerializer().serialize(message, inheritedNamespace: "jabber:client")
+        let parser = XMLStreamParser()
+        _ = try parser.feed("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        #expect(try parser.feed(text) == [.element(message)])
+    }
+}

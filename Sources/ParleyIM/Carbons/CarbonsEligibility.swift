@@ -14,6 +14,7 @@ enum CarbonsEligibility {
     /// - Parameter fromFullJID: whether the message's sender address has a resource.
     static func isEligible(_ message: XElement, direction: Direction, fromFullJID: Bool) -> Bool {
         // XEP-0280 §9: <private/> excludes a message from carbons on both servers;
+        // The element stays in the message: servers no longer remove it (§9, interoperability note).
         // XEP-0334 §4.3: <no-copy/> asks that it not be copied to other addresses, e.g. through carbons.
         if message.child("private", namespace: CarbonsModule.namespace) != nil { return false }
         if message.child("no-copy", namespace: hints) != nil { return false }

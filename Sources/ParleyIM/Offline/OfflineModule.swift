@@ -9,7 +9,8 @@ import XMPPXML
 /// becomes available with a non-negative priority.
 ///
 /// Which messages are kept is `OfflineStoragePolicy`. A full queue refuses the message, and the
-/// kernel answers the sender `service-unavailable` (XEP-0160 §2, step 3).
+/// kernel answers the sender `service-unavailable` (XEP-0160 §2, step 3); so does a message the
+/// policy does not keep, as for a server without offline storage (RFC 6121 §8.5.2.2.1).
 public struct OfflineModule: Module {
     public static let feature = "msgoffline"
     public static let delayNamespace = "urn:xmpp:delay"

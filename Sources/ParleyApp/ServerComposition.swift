@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import ParleyConfig
+import ParleyIM
+import ParleyKernel
+import ParleySQLite
+import ParleyStorage
+import XMPPAddress
+
+/// Every store of the embedded backend, sharing one SQLite database.
+public struct SQLiteStores: Sendable {
+    public let database: SQLiteDatabase
+    public let accounts: SQLiteAccountStore
+    public let rosters: SQLiteRosterStore
+    public let offline: SQLiteOfflineStore
+    public let blocklists: SQLiteBlocklistStore
+    public let vcards: SQLiteVCardStore
+    public let privateXML: SQLitePrivateXMLStore
+    public let lastActivity: SQLiteLastActivityStore
+
+    /// Opens (creating and migrating) `<data>/parley.sqlite`.
+    public init(config: ServerConfig) throws {
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        let database = try SQLiteDatabase(path: (config.dataDirectory as NSString).appendingPathComponent("parley.sqlite"))
+        self.database = database
+        accounts = SQLiteAccountStore(database: database)
+        rosters = SQLiteRosterStore(database: database)
+        offline = SQLiteOfflineStore(database: database)
+        blocklists = SQLiteBlocklistStore(database: database)
+        vcards = SQLiteVCardStore(database: database)
+        privateXML = SQLitePrivateXMLStore(database: database)
+        lastActivity = SQLiteLastActivityStore(database: database)
+    }
+}
+
+/// The kernel with every module, built from the configuration. Only this type names concrete modules.
+public struct ServerComposition: Sendable {
+    public let kernel: Kernel
+    public let roster: RosterPresenceModule
+    public let caps: CapsModule
+    public let stores: SQLiteStores
+
+    public init(config: ServerConfig, stores: SQLiteStores, logger: Logger) throws {
+        let rosters = stores.rosters
+        // Who may see an account's presence-related data (XEP-0012, XEP-0030): the account itself,
+        // and contacts it shares its presence with (RFC 6121 subscription "from" or "both").
+        let canSeePresence: @Sendable (JID, JID) async -> Bool = { requester, account in
+            if requester.bare == account.bare { return true }
+            guard let entry = try? await rosters.entry(of: account.bare, contact: requester.bare) else { return false }
+            return entry.item?.subscription.hasFrom ?? false
+        }
+        let roster = RosterPresenceModule(store: rosters)
+        let caps = CapsModule()
+        let limits = config.limits
+        var modules: [any Module] = [
+            PingModule(),
+            ClientPingModule(interval: .seconds(limits.clientPingInterval), timeout: .seconds(limits.clientPingTimeout)),
+            roster,
+            BlockingModule(store: stores.blocklists, maxItems: limits.maxBlocklistItems),
+            StanzaIDModule(),
+            CarbonsModule(),
+            VCardModule(store: stores.vcards),
+            PrivateXMLModule(store: stores.privateXML),
+            DiscoModule(canSeePresence: canSeePresence),
+            caps,
+            SoftwareVersionModule(operatingSystem: config.serverInfo.showOperatingSystem ? SoftwareVersionModule.hostOperatingSystem : nil),
+            EntityTimeModule(),
+            LastActivityModule(store: stores.lastActivity, canSeePresence: canSeePresence),
+            RegistrationModule(scramIterations: config.sasl.scramIterations),
+        ]
+        if limits.maxOfflineMessagesPerUser > 0 {
+            modules.append(OfflineModule(store: stores.offline, maxMessagesPerUser: limits.maxOfflineMessagesPerUser))
+        }
+        if !config.contactAddresses.isEmpty {
+            modules.append(try ContactAddressesModule(addresses: config.contactAddresses))
+        }
+        self.kernel = Kernel(hosts: Set(config.hosts.map(\.name)), accounts: stores.accounts, modules: modules, logger: logger)
+        self.roster = roster
+        self.caps = caps
+        self.stores = stores
+    }
+}
