@@ -12,7 +12,9 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -229,6 +231,20 @@ def _kill_leftovers() -> None:  # last resort, e.g. when pytest itself is interr
             pass
 
 
+def unique_accounts(srv: "ParleyServer", *names: str) -> dict[str, tuple[str, str]]:
+    """Creates one fresh account per name on `srv` (running or not) through the CLI, with a
+    random suffix so tests sharing a server never see each other's rosters or messages.
+    Returns name -> (bare JID, password)."""
+    suffix = uuid.uuid4().hex[:8]
+    created = {}
+    for name in names:
+        jid = f"{name}-{suffix}@{srv.hosts[0]}"
+        password = f"{name}-pw-{suffix}"
+        srv.add_user(jid, password)
+        created[name] = (jid, password)
+    return created
+
+
 # ---------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="session")
@@ -269,9 +285,15 @@ def make_server(parley_bin, tmp_path):
     """Factory for a private server (for tests that stop it); stopped at the end of the test."""
     created: list[ParleyServer] = []
 
-    def factory(name: str = "private server", accounts: dict[str, str] | None = None) -> ParleyServer:
+    def factory(name: str = "private server", accounts: dict[str, str] | None = None,
+                configure: Callable[[dict], None] | None = None) -> ParleyServer:
+        """`configure`, when given, may change the config mapping (`srv.config`) before the
+        accounts are created and the server starts; the config file is rewritten after it."""
         srv = ParleyServer(parley_bin, tmp_path / f"server{len(created)}", name=name)
         created.append(srv)
+        if configure is not None:
+            configure(srv.config)
+            srv.write_config()
         for user, password in (accounts or {}).items():
             srv.add_user(f"{user}@localhost", password)
         srv.start()

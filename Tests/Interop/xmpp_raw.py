@@ -208,6 +208,22 @@ class RawStream:
                                          + self.describe())
         return self._queue.popleft()
 
+    def next_matching(self, predicate, timeout: float | None = None,
+                      what: str = "element") -> ET.Element:
+        """The next element satisfying `predicate`; the others received meanwhile are appended
+        to `self.skipped` (so a test can still look at them)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        if not hasattr(self, "skipped"):
+            self.skipped: list[ET.Element] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out waiting for {what}:\n" + self.describe())
+            elem = self.next_element(remaining)
+            if predicate(elem):
+                return elem
+            self.skipped.append(elem)
+
     def expect(self, tag: str, timeout: float | None = None) -> ET.Element:
         elem = self.next_element(timeout)
         assert elem.tag == tag, (f"expected {tag}, got {elem.tag}: {ET.tostring(elem).decode()}\n"

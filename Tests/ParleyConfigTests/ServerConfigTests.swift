@@ -455,6 +455,22 @@ func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation)
         #expect(config == ServerConfig.default(dataDirectory: Self.repositoryRoot + "/data"))
     }
 
+    @Test func exampleFileShowsTheServiceSettings() throws {
+        let text = try String(contentsOfFile: Self.repositoryRoot + "/parley.example.yaml", encoding: .utf8)
+        let keys = Set(text.split(separator: "\n").compactMap { line -> String? in
+            let trimmed = line.drop(while: { $0 == " " })
+            guard !trimmed.hasPrefix("#"), let colon = trimmed.firstIndex(of: ":") else { return nil }
+            return String(trimmed[..<colon]).replacingOccurrences(of: "- ", with: "")
+        })
+        let expected = [
+            "allow_registration", "registrations_per_address_per_hour", "offline_messages_per_user", "blocklist_items",
+            "client_ping_interval", "client_ping_timeout", "outbound_queue", "contact_addresses", "server_info", "show_os",
+        ] + ServerConfig.contactAddressFields.map(\.key)
+        for key in expected {
+            #expect(keys.contains(key), "parley.example.yaml does not show \(key)")
+        }
+    }
+
     @Test func loadResolvesAgainstTheFilesDirectory() throws {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("parley-config-\(UUID().uuidString)")

@@ -1,0 +1,225 @@
+"""Presence subscriptions and presence exchange (RFC 6121 §3, §4) and roster pushes and versioning
+(RFC 6121 §2.1.6, §2.6), driven through the protocol by real slixmpp clients. Each test uses fresh
+accounts on the shared server, so no other test's contacts or presence show up."""
+
+from __future__ import annotations
+
+import slix
+from conftest import unique_accounts
+from slix import presence_from
+
+ROSTER_NS = "jabber:iq:roster"
+
+
+def roster_push_for(contact: str, *, subscription: str | None = None, ask: str | None = None):
+    """A roster push (RFC 6121 §2.1.6) carrying the item for `contact`."""
+    def match(st) -> bool:
+        if st.name != "iq" or slix.attr(st, "type") != "set":
+            return False
+        for item in st.xml.iterfind(f"{{{ROSTER_NS}}}query/{{{ROSTER_NS}}}item"):
+            if item.get("jid") != contact:
+                continue
+            if subscription is not None and item.get("subscription") != subscription:
+                continue
+            if ask is not None and item.get("ask") != ask:
+                continue
+            return True
+        return False
+    return match
+
+
+async def _approve(approver, requester_bare: str) -> None:
+    """The approver's client answers a subscription request (RFC 6121 §3.1.4)."""
+    approver.send_presence_subscription(requester_bare, ptype="subscribed")
+
+
+def _roster_line(server, user: str, contact: str) -> str:
+    result = server.cli("user", "roster", user)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in result.stdout.splitlines():
+        if line.startswith(contact):
+            return line
+    return f"(no line for {contact} in:\n{result.stdout})"
+
+
+def test_mutual_subscription_both_online_then_presence_flows(server):
+    """alice and bob subscribe to each other with subscribe/subscribed both ways while both are
+    online; then each sees the other's presence (show and status) and unavailable presence when
+    the other disconnects (RFC 6121 §3.1, §4.2–§4.5)."""
+    acc = unique_accounts(server, "alice", "bob")
+    alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            alice = await clients.connect(*acc["alice"], resource="laptop")
+            bob = await clients.connect(*acc["bob"], resource="phone")
+
+            # alice -> bob: subscribe. bob's client gets it from alice's bare JID (§3.1.3).
+            alice.send_presence_subscription(bob_jid, ptype="subscribe")
+            # §3.1.2: alice's interested resources get a push with ask='subscribe'.
+            await alice.inbox.wait_for(roster_push_for(bob_jid, subscription="none", ask="subscribe"),
+                                       10, "roster push with ask='subscribe' for bob")
+            await bob.inbox.wait_for(presence_from(alice_jid, "subscribe"), 10, "alice's subscription request")
+            await _approve(bob, alice_jid)
+            # §3.1.5/§3.1.6: alice gets 'subscribed', a push with subscription 'to', and bob's
+            # current presence from his full JID.
+            await alice.inbox.wait_for(presence_from(bob_jid, "subscribed"), 10, "'subscribed' from bob")
+            await alice.inbox.wait_for(roster_push_for(bob_jid, subscription="to"), 10,
+                                       "roster push with subscription 'to' for bob")
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full), 10, "bob's available presence")
+
+            # bob -> alice: subscribe, alice approves.
+            bob.send_presence_subscription(alice_jid, ptype="subscribe")
+            await alice.inbox.wait_for(presence_from(bob_jid, "subscribe"), 10, "bob's subscription request")
+            await _approve(alice, bob_jid)
+            await bob.inbox.wait_for(presence_from(alice_jid, "subscribed"), 10, "'subscribed' from alice")
+            await bob.inbox.wait_for(presence_from(alice.boundjid.full), 10, "alice's available presence")
+            await bob.inbox.wait_for(roster_push_for(alice_jid, subscription="both"), 10,
+                                     "roster push with subscription 'both' for alice")
+            await alice.inbox.wait_for(roster_push_for(bob_jid, subscription="both"), 10,
+                                       "roster push with subscription 'both' for bob")
+            assert bob.client_roster[alice_jid]["subscription"] == "both"
+            assert alice.client_roster[bob_jid]["subscription"] == "both"
+
+            # Presence changes reach the contact with show and status (§4.4).
+            alice.send_presence(pshow="away", pstatus="in a meeting")
+            await bob.inbox.wait_for(presence_from(alice.boundjid.full, show="away", status="in a meeting"),
+                                     10, "alice's away presence with status")
+            bob.send_presence(pshow="dnd", pstatus="coding")
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full, show="dnd", status="coding"),
+                                       10, "bob's dnd presence with status")
+
+            # alice disconnects: bob sees her go unavailable (§4.5.2).
+            alice_full = alice.boundjid.full
+            await clients.disconnect(alice)
+            await bob.inbox.wait_for(presence_from(alice_full, "unavailable"), 10,
+                                     "alice's unavailable presence after she disconnected")
+
+    slix.run(body)
+    # What the server stored is what the clients were told.
+    assert "subscription=both" in _roster_line(server, alice_jid, bob_jid)
+    assert "subscription=both" in _roster_line(server, bob_jid, alice_jid)
+
+
+def test_subscription_request_to_offline_contact_is_delivered_at_login(server):
+    """bob is offline when alice asks to subscribe: the request waits on the server and reaches
+    bob when he logs in and sends presence (RFC 6121 §3.1.3: "the contact's server MUST ...
+    deliver the request when the contact next has an available resource"); he approves, and
+    presence flows. Then bob asks back while alice is offline, alice approves at her next login,
+    and each sees the other come and go."""
+    acc = unique_accounts(server, "alice", "bob")
+    alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            alice = await clients.connect(*acc["alice"], resource="desk")
+            alice.send_presence_subscription(bob_jid, ptype="subscribe")
+            await alice.inbox.wait_for(roster_push_for(bob_jid, ask="subscribe"), 10,
+                                       "roster push with ask='subscribe' for bob")
+
+            bob = await clients.connect(*acc["bob"], resource="tablet")
+            request = await bob.inbox.wait_for(presence_from(alice_jid, "subscribe"), 10,
+                                               "alice's stored subscription request after login")
+            assert slix.attr(request, "to") in (bob_jid, bob.boundjid.full), str(request)
+            await _approve(bob, alice_jid)
+            await alice.inbox.wait_for(presence_from(bob_jid, "subscribed"), 10, "'subscribed' from bob")
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full), 10, "bob's presence after approval")
+
+            # bob asks back while alice is offline.
+            alice_full = alice.boundjid.full
+            await clients.disconnect(alice)
+            # bob is not subscribed to alice yet: he must not learn that she left (§4.5.2 goes to
+            # subscribers only), so nothing to wait for; ask now.
+            bob.send_presence_subscription(alice_jid, ptype="subscribe")
+            await bob.inbox.wait_for(roster_push_for(alice_jid, subscription="from", ask="subscribe"), 10,
+                                     "roster push with subscription 'from' and ask='subscribe' for alice")
+            assert not bob.inbox.matching(presence_from(alice_full, "unavailable")), \
+                "bob is not subscribed to alice, yet got her unavailable presence:\n" + bob.inbox.describe()
+
+            alice = await clients.connect(*acc["alice"], resource="desk2")
+            # At login alice gets bob's presence (she is subscribed to him: §4.2.2 probe answer)
+            # and his pending request (§3.1.3).
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full), 10,
+                                       "bob's presence (answer to alice's login probe)")
+            await alice.inbox.wait_for(presence_from(bob_jid, "subscribe"), 10,
+                                       "bob's subscription request, delivered at alice's login")
+            await _approve(alice, bob_jid)
+            await bob.inbox.wait_for(presence_from(alice_jid, "subscribed"), 10, "'subscribed' from alice")
+            await bob.inbox.wait_for(presence_from(alice.boundjid.full), 10, "alice's presence after approval")
+
+            # Both ways now: bob leaves and alice sees it, bob comes back and alice sees it.
+            bob_full = bob.boundjid.full
+            await clients.disconnect(bob)
+            await alice.inbox.wait_for(presence_from(bob_full, "unavailable"), 10, "bob's unavailable presence")
+            bob = await clients.connect(*acc["bob"], resource="tablet", status="back")
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full, status="back"), 10,
+                                       "bob's presence when he is back")
+            await bob.inbox.wait_for(presence_from(alice.boundjid.full), 10,
+                                     "alice's presence (answer to bob's login probe)")
+
+    slix.run(body)
+    assert "subscription=both" in _roster_line(server, alice_jid, bob_jid)
+    assert "subscription=both" in _roster_line(server, bob_jid, alice_jid)
+
+
+def test_roster_push_reaches_second_resource_and_versioning(server):
+    """Resource 1 adds a contact with a name and groups; resource 2, which fetched the roster, gets
+    the push (RFC 6121 §2.1.6, §2.3.2). Roster versioning (§2.6): the server offers the 'ver'
+    stream feature, pushes and results carry 'ver', and a get with the current version is
+    answered with an empty result (§2.6.3)."""
+    acc = unique_accounts(server, "alice", "carol")
+    alice_jid, carol_jid = acc["alice"][0], acc["carol"][0]
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            r1 = await clients.connect(*acc["alice"], resource="one")
+            r2 = await clients.connect(*acc["alice"], resource="two")
+            assert "rosterver" in r1.features, f"no roster versioning stream feature; features: {r1.features}"
+
+            result = await r1.update_roster(carol_jid, name="Carol C.", groups=["Friends", "Work"], timeout=10)
+            assert result["type"] == "result", str(result)
+
+            pushes = []
+            for client in (r2, r1):  # §2.3.2: every interested resource, the requesting one included
+                push = await client.inbox.wait_for(roster_push_for(carol_jid, subscription="none"), 10,
+                                                   "roster push for carol")
+                pushes.append(push)
+                item = push.xml.find(f"{{{ROSTER_NS}}}query/{{{ROSTER_NS}}}item")
+                assert item.get("name") == "Carol C.", str(push)
+                groups = sorted(g.text for g in item.findall(f"{{{ROSTER_NS}}}group"))
+                assert groups == ["Friends", "Work"], str(push)
+                assert slix.attr(push, "from") in (None, alice_jid), \
+                    f"§2.1.6: a push comes from the account's bare JID or has no 'from': {push}"
+            ver = pushes[0].xml.find(f"{{{ROSTER_NS}}}query").get("ver")
+            assert ver, f"§2.6.1: a push to a client that supports versioning includes 'ver': {pushes[0]}"
+            assert r2.client_roster[carol_jid]["name"] == "Carol C."
+            assert sorted(r2.client_roster[carol_jid]["groups"]) == ["Friends", "Work"]
+
+            # A get with the current version: empty result, no <query/> (§2.6.3).
+            iq = r2.Iq()
+            iq["type"] = "get"
+            iq.enable("roster")
+            iq["roster"]["ver"] = ver
+            same = await iq.send(timeout=10)
+            assert same["type"] == "result", str(same)
+            assert len(same.xml) == 0, f"§2.6.3: expected an empty IQ result, got {same}"
+
+            # A get with an older version returns the full roster with the current version.
+            iq = r2.Iq()
+            iq["type"] = "get"
+            iq.enable("roster")
+            iq["roster"]["ver"] = ""
+            full = await iq.send(timeout=10)
+            query = full.xml.find(f"{{{ROSTER_NS}}}query")
+            assert query is not None and query.get("ver") == ver, str(full)
+            assert [i.get("jid") for i in query.findall(f"{{{ROSTER_NS}}}item")] == [carol_jid], str(full)
+
+            # Removing the item: a push with subscription='remove' to both (§2.5.2).
+            await r2.del_roster_item(carol_jid)
+            for client in (r1, r2):
+                await client.inbox.wait_for(roster_push_for(carol_jid, subscription="remove"), 10,
+                                            "roster push removing carol")
+
+    slix.run(body)
+    line = _roster_line(server, alice_jid, carol_jid)
+    assert line.startswith("(no line"), f"carol is still on alice's roster: {line}"
