@@ -23,6 +23,7 @@ let package = Package(
     targets: [
         // L0
         .systemLibrary(name: "CExpat", pkgConfig: "expat", providers: [.apt(["libexpat1-dev"])]),
+        .target(name: "CResolv", linkerSettings: [.linkedLibrary("resolv")]),
         // L1
         .target(name: "XMPPXML", dependencies: ["CExpat"]),
         .target(name: "XMPPAddress"),
@@ -42,8 +43,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "ParleyNIO", dependencies: [
-            "XMPPXML", "XMPPStream",
+            "XMPPXML", "XMPPStream", "CResolv",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 LAYERS = {
-    "CExpat": 0,
+    "CExpat": 0, "CResolv": 0,
     "XMPPXML": 1, "XMPPAddress": 1,
     "XMPPProtocol": 2, "XMPPSASL": 2,
     "XMPPStream": 3, "ParleyStorage": 3,

@@ -17,7 +17,7 @@ import XMPPXML
 /// The composition root: builds storage, certificates, the kernel with its modules, and the listeners.
 public final class ParleyServer: Service {
     public let config: ServerConfig
-    private let logger: Logger
+    let logger: Logger
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
@@ -25,7 +25,7 @@ public final class ParleyServer: Service {
     }
 
     /// Loads each host's certificate, generating a self-signed one on first run.
-    func loadTLS() throws -> TLSContexts {
+    func loadTLS() throws -> (contexts: TLSContexts, identities: [String: TLSIdentity]) {
         let store = CertificateStore(dataDirectory: config.dataDirectory)
         var identities: [String: TLSIdentity] = [:]
         for host in config.hosts {
@@ -42,12 +42,12 @@ public final class ParleyServer: Service {
             }
             identities[host.name] = loaded.identity
         }
-        return try TLSContexts(identities: identities, defaultHost: config.hosts.first?.name)
+        return (try TLSContexts(identities: identities, defaultHost: config.hosts.first?.name), identities)
     }
 
     public func run() async throws {
         let stores = try SQLiteStores(config: config)
-        let tls = try loadTLS()
+        let (tls, identities) = try loadTLS()
         let hosts = Set(config.hosts.map(\.name))
         let composition = try ServerComposition(config: config, stores: stores, logger: logger)
         let kernel = composition.kernel
@@ -87,6 +87,21 @@ public final class ParleyServer: Service {
             try? await group.shutdownGracefully()
             throw error
         }
+        var federation: S2SLinkManager?
+        do {
+            if config.s2s.enabled {
+                let links = try makeFederation(kernel: kernel, identities: identities, group: group)
+                federation = links
+                if let s2s = config.listeners.s2s {
+                    channels.append(try await S2SListener.bind(group: group, address: s2s.address, port: s2s.port, links: links))
+                    logger.notice("listening for servers (s2s)", metadata: ["address": "\(s2s.address)", "port": "\(s2s.port)"])
+                }
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
         logger.notice("parley is ready", metadata: ["hosts": "\(hosts.sorted().joined(separator: ","))"])
 
         // Serve until SIGTERM/SIGINT (ServiceGroup turns them into a graceful shutdown).
@@ -94,6 +109,7 @@ public final class ParleyServer: Service {
         logger.notice("shutting down", metadata: ["connections": "\(connections.count)"])
         for channel in channels { try? await channel.close() }
         connections.terminateAll(StreamError(.systemShutdown, text: "the server is shutting down"))
+        federation?.closeAll()
         // Let the closing tags reach the clients.
         for _ in 0..<20 where connections.count > 0 {
             try? await Task.sleep(for: .milliseconds(100))

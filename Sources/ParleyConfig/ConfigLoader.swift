@@ -5,7 +5,7 @@ import Yams
 
 extension ServerConfig {
     /// Reads and validates the configuration file at `path`. Relative paths inside it (`data_directory`,
-    /// certificates, keys) are resolved against the directory containing the file.
+    /// certificates, keys, `s2s.ca_file`) are resolved against the directory containing the file.
     public static func load(path: String) throws(ConfigError) -> ServerConfig {
         let absolute = ConfigPaths.resolve(path, against: FileManager.default.currentDirectoryPath)
         var isDirectory: ObjCBool = false
@@ -25,7 +25,7 @@ extension ServerConfig {
     }
 
     /// Parses and validates a configuration document. Relative paths in it (`data_directory`,
-    /// certificates, keys) are resolved against `baseDirectory`. An empty document gives the defaults.
+    /// certificates, keys, `s2s.ca_file`) are resolved against `baseDirectory`. An empty document gives the defaults.
     public static func parse(yaml: String, baseDirectory: String) throws(ConfigError) -> ServerConfig {
         let root: Node?
         do {
@@ -138,8 +138,16 @@ struct ConfigDecoder {
             map.read("data_directory", into: &config.dataDirectory) { value in
                 value.nonEmptyString(expected: "a directory path").map(resolve)
             }
-            if let listeners = map["listeners"] { decodeListeners(listeners, into: &config.listeners) }
+            // Port clashes are checked once `s2s.enabled` is known (the s2s listeners only count when on).
+            var listenersToCheck: ConfigPath?
+            if let listeners = map["listeners"], decodeListeners(listeners, into: &config.listeners) {
+                listenersToCheck = listeners.path
+            }
             if let tls = map["tls"] { decodeTLS(tls, into: &config.tls) }
+            if let s2s = map["s2s"] { decodeS2S(s2s, into: &config.s2s) }
+            if let path = listenersToCheck {
+                checkListenerPorts(config.listeners, at: path, federation: config.s2s.enabled)
+            }
             if let limits = map["limits"] { decodeLimits(limits, into: &config.limits) }
             if let logging = map["logging"] { decodeLogging(logging, into: &config.logging) }
             if let sasl = map["sasl"] { decodeSASL(sasl, into: &config.sasl) }
@@ -235,13 +243,18 @@ struct ConfigDecoder {
     /// A host name: lowercased, non-empty, without `@`, `/` or whitespace.
     private func hostName(_ value: ConfigValue) -> String? {
         guard let raw = value.string(expected: "a host name") else { return nil }
+        return domainName(raw, at: value.path, kind: "host name")
+    }
+
+    /// `raw` checked like a host name (reported at `path` as a `kind`) and lowercased.
+    private func domainName(_ raw: String, at path: ConfigPath, kind: String) -> String? {
         let name = raw.lowercased()
         if name.isEmpty {
-            value.report("host name must not be empty")
+            problems.report(path, "\(kind) must not be empty")
             return nil
         }
         if name.contains(where: { $0 == "@" || $0 == "/" || $0.isWhitespace }) {
-            value.report("invalid host name \(quoted(raw)): must not contain '@', '/' or whitespace")
+            problems.report(path, "invalid \(kind) \(quoted(raw)): must not contain '@', '/' or whitespace")
             return nil
         }
         return name
@@ -249,32 +262,50 @@ struct ConfigDecoder {
 
     // MARK: listeners
 
-    private func decodeListeners(_ value: ConfigValue, into listeners: inout ListenersConfig) {
+    /// Whether every listener was valid (only then are ports checked for clashes).
+    private func decodeListeners(_ value: ConfigValue, into listeners: inout ListenersConfig) -> Bool {
         var valid = true
         let read: Void? = value.withMapping { map in
-            if let c2s = map["c2s"] {
-                if let listener = decodeListener(c2s, default: .defaultC2S) {
-                    listeners.c2s = listener
+            let readListener = { (key: String, defaultListener: ListenerConfig, target: inout ListenerConfig?) in
+                guard let entry = map[key] else { return }
+                if let listener = decodeListener(entry, default: defaultListener) {
+                    target = listener
                 } else {
                     valid = false
                 }
             }
-            if let direct = map["c2s_direct_tls"] {
-                if let listener = decodeListener(direct, default: .defaultC2SDirectTLS) {
-                    listeners.c2sDirectTLS = listener
-                } else {
-                    valid = false
-                }
+            readListener("c2s", .defaultC2S, &listeners.c2s)
+            readListener("c2s_direct_tls", .defaultC2SDirectTLS, &listeners.c2sDirectTLS)
+            readListener("s2s", .defaultS2S, &listeners.s2s)
+            readListener("s2s_direct_tls", .defaultS2SDirectTLS, &listeners.s2sDirectTLS)
+        }
+        return read != nil && valid
+    }
+
+    /// Reports each listener that would bind a port already taken by an earlier one (in the order
+    /// c2s, c2s_direct_tls, s2s, s2s_direct_tls) on the same or an overlapping address. The s2s
+    /// listeners are left out when federation is off: they are not opened.
+    private func checkListenerPorts(_ listeners: ListenersConfig, at path: ConfigPath, federation: Bool) {
+        let candidates: [(key: String, listener: ListenerConfig?)] = [
+            ("c2s", listeners.c2s),
+            ("c2s_direct_tls", listeners.c2sDirectTLS),
+            ("s2s", federation ? listeners.s2s : nil),
+            ("s2s_direct_tls", federation ? listeners.s2sDirectTLS : nil),
+        ]
+        var opened: [(key: String, listener: ListenerConfig)] = []
+        for case let (key, listener?) in candidates {
+            if let (otherKey, other) = opened.first(where: { Self.clash($0.listener, listener) }) {
+                problems.report(
+                    path.appending(key: key),
+                    "port \(listener.port) is already used by \(path.appending(key: otherKey)) (\(other.address):\(other.port))"
+                )
             }
+            opened.append((key, listener))
         }
-        guard read != nil, valid else { return }
-        if let c2s = listeners.c2s, let direct = listeners.c2sDirectTLS, c2s.port == direct.port,
-           c2s.address == direct.address || Self.isWildcard(c2s.address) || Self.isWildcard(direct.address) {
-            problems.report(
-                value.path.appending(key: "c2s_direct_tls"),
-                "port \(direct.port) is already used by listeners.c2s (\(c2s.address):\(c2s.port))"
-            )
-        }
+    }
+
+    private static func clash(_ a: ListenerConfig, _ b: ListenerConfig) -> Bool {
+        a.port == b.port && (a.address == b.address || isWildcard(a.address) || isWildcard(b.address))
     }
 
     private static func isWildcard(_ address: String) -> Bool {
@@ -451,4 +482,214 @@ struct ConfigDecoder {
             map.read("show_os", into: &serverInfo.showOperatingSystem) { $0.bool() }
         }
     }
+
+    // MARK: s2s
+
+    private func decodeS2S(_ value: ConfigValue, into s2s: inout S2SConfig) {
+        let positive = 1...Int.max
+        let timeout = { (value: ConfigValue) in value.positiveNumber(atMost: Self.maximumTimeout, unit: "seconds") }
+        value.withMapping { map in
+            map.read("enabled", into: &s2s.enabled) { $0.bool() }
+            map.read("policy", into: &s2s.policy, policy)
+            map.read("domain_policies", into: &s2s.domainPolicies) { policies in
+                decodeDomainMap(policies, expected: "a mapping of domain names to policies", policy)
+            }
+            if let caFile = map["ca_file"] {
+                // Null, like leaving the key out, means the system store.
+                if caFile.isNull {
+                    s2s.caFile = nil
+                } else if let path = caFile.nonEmptyString(expected: "a file path") {
+                    s2s.caFile = resolve(path)
+                }
+            }
+            map.read("require_tls", into: &s2s.requireTLS) { $0.bool() }
+            map.read("connect_timeout", into: &s2s.connectTimeout, timeout)
+            map.read("timeout", into: &s2s.timeout, timeout)
+            map.read("idle_timeout", into: &s2s.idleTimeout, timeout)
+            map.read("max_queued_stanzas", into: &s2s.maxQueuedStanzas) { $0.int(in: positive) }
+            map.read("max_connections_per_domain", into: &s2s.maxConnectionsPerDomain) { $0.int(in: positive) }
+            map.read("stanza_size", into: &s2s.maxStanzaSize) { $0.int(in: positive) }
+            map.read("overrides", into: &s2s.overrides) { overrides in
+                decodeDomainMap(overrides, expected: "a mapping of domain names to endpoints", decodeEndpoints)
+            }
+        }
+    }
+
+    private func policy(_ value: ConfigValue) -> S2SPolicy? {
+        let expected = "one of " + S2SPolicy.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let text = value.string(expected: expected) else { return nil }
+        guard let policy = S2SPolicy(rawValue: text.lowercased()) else {
+            value.reportMismatch(expected: expected)
+            return nil
+        }
+        return policy
+    }
+
+    /// A mapping keyed by domain name (checked like a host name, lowercased, unique) with each value
+    /// read by `decodeItem`; null is an empty mapping. `nil` after reporting any problem.
+    private func decodeDomainMap<T>(
+        _ value: ConfigValue,
+        expected: String,
+        _ decodeItem: (ConfigValue) -> T?
+    ) -> [String: T]? {
+        var decoded: [String: T] = [:]
+        var seen: [String: ConfigPath] = [:]
+        var valid = true
+        let read: Void? = value.withMapping(expected: expected) { map in
+            for key in map.keys {
+                guard let item = map[key] else { continue }
+                let name = domainName(key, at: item.path, kind: "domain name")
+                let result = decodeItem(item)
+                guard let name else {
+                    valid = false
+                    continue
+                }
+                if let first = seen[name] {
+                    item.report("duplicate domain \(quoted(name)) (already listed at \(first))")
+                    valid = false
+                    continue
+                }
+                seen[name] = item.path
+                if let result {
+                    decoded[name] = result
+                } else {
+                    valid = false
+                }
+            }
+        }
+        guard read != nil, valid else { return nil }
+        return decoded
+    }
+
+    /// What an item of an `s2s.overrides` list may be.
+    static let expectedEndpoint = "\"host:port\" or a mapping with host, port and direct_tls"
+
+    /// A list of endpoints, or a single one (a one-element list); `nil` after reporting.
+    private func decodeEndpoints(_ value: ConfigValue) -> [S2SEndpointConfig]? {
+        let items: [ConfigValue]
+        switch value.node {
+        case .scalar where !value.isNull, .mapping:
+            items = [value]
+        default:
+            if value.isNull {
+                items = []
+            } else if let list = value.list(expected: "an endpoint or a list of endpoints") {
+                items = list
+            } else {
+                return nil
+            }
+        }
+        guard !items.isEmpty else {
+            value.report("at least one endpoint is required")
+            return nil
+        }
+        var endpoints: [S2SEndpointConfig] = []
+        var valid = true
+        for item in items {
+            if let endpoint = decodeEndpoint(item) {
+                endpoints.append(endpoint)
+            } else {
+                valid = false
+            }
+        }
+        return valid ? endpoints : nil
+    }
+
+    private func decodeEndpoint(_ item: ConfigValue) -> S2SEndpointConfig? {
+        if case .scalar = item.node {
+            guard let text = item.string(expected: Self.expectedEndpoint) else { return nil }
+            return endpoint(shorthand: text, item)
+        }
+        let decoded: S2SEndpointConfig?? = item.withMapping(expected: Self.expectedEndpoint, nullIsEmpty: false) { map in
+            let hostValue = map["host"]
+            let host = hostValue.flatMap(endpointHost)
+            if hostValue == nil {
+                item.report("missing required key \"host\"")
+            }
+            let port = map["port"].map { $0.int(in: 1...65535) }
+            let directTLS = map["direct_tls"].map { $0.bool() }
+            guard let host else { return nil }
+            // `.some(nil)` means the key was present but invalid (already reported).
+            if case .some(nil) = port { return nil }
+            if case .some(nil) = directTLS { return nil }
+            return S2SEndpointConfig(
+                host: host,
+                port: (port ?? nil) ?? S2SEndpointConfig.defaultPort,
+                directTLS: (directTLS ?? nil) ?? false
+            )
+        }
+        return decoded ?? nil
+    }
+
+    /// The `host` of an endpoint mapping: non-empty, without whitespace; brackets around an IPv6
+    /// address are dropped.
+    private func endpointHost(_ value: ConfigValue) -> String? {
+        guard let text = value.nonEmptyString(expected: "a host name or IP address") else { return nil }
+        if text.contains(where: \.isWhitespace) {
+            value.report("invalid host \(quoted(text)): must not contain whitespace")
+            return nil
+        }
+        if text.count > 2, text.hasPrefix("["), text.hasSuffix("]") {
+            return String(text.dropFirst().dropLast())
+        }
+        return text
+    }
+
+    /// A STARTTLS endpoint written `host`, `host:port` or `[IPv6 address]:port`.
+    private func endpoint(shorthand text: String, _ value: ConfigValue) -> S2SEndpointConfig? {
+        let invalid = { (reason: String) -> S2SEndpointConfig? in
+            value.report("invalid endpoint \(quoted(text)): \(reason)")
+            return nil
+        }
+        if text.allSatisfy(\.isWhitespace) {
+            value.reportMismatch(expected: Self.expectedEndpoint)
+            return nil
+        }
+        if text.contains(where: \.isWhitespace) {
+            return invalid("must not contain whitespace")
+        }
+        let host: Substring
+        let port: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else {
+                return invalid("missing ']' after the IPv6 address")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            if rest.isEmpty {
+                port = nil
+            } else if rest.hasPrefix(":") {
+                port = rest.dropFirst()
+            } else {
+                return invalid("expected ':' and a port after ']'")
+            }
+        } else {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            switch parts.count {
+            case 1:
+                host = parts[0]
+                port = nil
+            case 2:
+                host = parts[0]
+                port = parts[1]
+            default:
+                return invalid("write IPv6 addresses in brackets, e.g. \"[2001:db8::1]:5269\"")
+            }
+        }
+        if host.isEmpty {
+            return invalid("the host must not be empty")
+        }
+        guard let port else {
+            return S2SEndpointConfig(host: String(host))
+        }
+        guard !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCIIDigit),
+              let number = Int(port), (1...65535).contains(number) else {
+            return invalid("the port must be an integer between 1 and 65535")
+        }
+        return S2SEndpointConfig(host: String(host), port: number)
+    }
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

@@ -286,6 +286,11 @@ final class ConfigMapping {
         firstIndex[key] != nil
     }
 
+    /// Every key present, in document order (does not mark them as read).
+    var keys: [String] {
+        entries.map(\.key)
+    }
+
     /// Reads `key` with `transform` and stores the result in `target` when present and valid.
     func read<T>(_ key: String, into target: inout T, _ transform: (ConfigValue) -> T?) {
         if let value = self[key], let result = transform(value) {

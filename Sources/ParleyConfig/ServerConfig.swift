@@ -28,6 +28,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var contactAddresses: [String: [String]]
     /// What the server reveals about itself (key `server_info`).
     public var serverInfo: ServerInfoConfig
+    /// Federation with other XMPP servers (key `s2s`).
+    public var s2s: S2SConfig
 
     /// The hosts used when the key `hosts` is absent: just `localhost`.
     public static let defaultHosts: [HostConfig] = [HostConfig(name: "localhost")]
@@ -48,7 +50,8 @@ public struct ServerConfig: Sendable, Equatable {
         logging: LoggingConfig = LoggingConfig(),
         sasl: SASLConfig = SASLConfig(),
         contactAddresses: [String: [String]] = [:],
-        serverInfo: ServerInfoConfig = ServerInfoConfig()
+        serverInfo: ServerInfoConfig = ServerInfoConfig(),
+        s2s: S2SConfig = S2SConfig()
     ) {
         self.hosts = hosts
         self.dataDirectory = dataDirectory
@@ -59,6 +62,7 @@ public struct ServerConfig: Sendable, Equatable {
         self.sasl = sasl
         self.contactAddresses = contactAddresses
         self.serverInfo = serverInfo
+        self.s2s = s2s
     }
 
     /// The configuration used when no configuration file is given: every setting at its default, with
@@ -91,19 +95,31 @@ public struct HostConfig: Sendable, Equatable {
     }
 }
 
-/// The network listeners (key `listeners`). A `nil` listener is disabled.
+/// The network listeners (key `listeners`). A `nil` listener is disabled. In YAML each listener is a
+/// mapping with `address` and `port`, `true` for its default, or `false`/null to disable it. After
+/// loading, no two listeners that are opened share a port on overlapping addresses.
 public struct ListenersConfig: Sendable, Equatable {
     /// Client-to-server with STARTTLS (key `c2s`), default `0.0.0.0:5222`.
     public var c2s: ListenerConfig?
     /// Client-to-server with TLS from the first byte, XEP-0368 (key `c2s_direct_tls`), default `0.0.0.0:5223`.
     public var c2sDirectTLS: ListenerConfig?
+    /// Server-to-server with STARTTLS (key `s2s`), default `0.0.0.0:5269`. Not opened when
+    /// `S2SConfig.enabled` is false (and then not checked for port clashes either).
+    public var s2s: ListenerConfig?
+    /// Server-to-server with TLS from the first byte, XEP-0368 (key `s2s_direct_tls`), default disabled;
+    /// `true` gives `0.0.0.0:5270`. Not opened when `S2SConfig.enabled` is false.
+    public var s2sDirectTLS: ListenerConfig?
 
     public init(
         c2s: ListenerConfig? = ListenerConfig.defaultC2S,
-        c2sDirectTLS: ListenerConfig? = ListenerConfig.defaultC2SDirectTLS
+        c2sDirectTLS: ListenerConfig? = ListenerConfig.defaultC2SDirectTLS,
+        s2s: ListenerConfig? = ListenerConfig.defaultS2S,
+        s2sDirectTLS: ListenerConfig? = nil
     ) {
         self.c2s = c2s
         self.c2sDirectTLS = c2sDirectTLS
+        self.s2s = s2s
+        self.s2sDirectTLS = s2sDirectTLS
     }
 }
 
@@ -120,6 +136,10 @@ public struct ListenerConfig: Sendable, Equatable {
     public static let defaultC2S = ListenerConfig(address: defaultAddress, port: 5222)
     /// The default `c2s_direct_tls` listener: `0.0.0.0:5223`.
     public static let defaultC2SDirectTLS = ListenerConfig(address: defaultAddress, port: 5223)
+    /// The default `s2s` listener: `0.0.0.0:5269`.
+    public static let defaultS2S = ListenerConfig(address: defaultAddress, port: 5269)
+    /// The `s2s_direct_tls` listener given by `true` (the key is disabled by default): `0.0.0.0:5270`.
+    public static let defaultS2SDirectTLS = ListenerConfig(address: defaultAddress, port: 5270)
 
     public init(address: String = ListenerConfig.defaultAddress, port: Int) {
         self.address = address
@@ -253,6 +273,120 @@ public struct ServerInfoConfig: Sendable, Equatable {
 
     public init(showOperatingSystem: Bool = false) {
         self.showOperatingSystem = showOperatingSystem
+    }
+}
+
+/// Federation with other XMPP servers, RFC 6120 server-to-server streams (key `s2s`). The listeners
+/// for incoming links are `ListenersConfig.s2s` and `ListenersConfig.s2sDirectTLS`.
+public struct S2SConfig: Sendable, Equatable {
+    /// Whether federation is on (key `enabled`), default `true`. When off, no server-to-server
+    /// listener is opened and stanzas to remote domains get `remote-server-not-found`.
+    public var enabled: Bool
+    /// How remote servers are authenticated unless `domainPolicies` says otherwise (key `policy`),
+    /// default `.allowDialback`.
+    public var policy: S2SPolicy
+    /// Per-domain exceptions to `policy` (key `domain_policies`), keyed by lowercased domain name;
+    /// default empty. Use `policy(for:)` to look a domain up.
+    public var domainPolicies: [String: S2SPolicy]
+    /// PEM file of the certificate authorities trusted for remote servers' certificates (key `ca_file`);
+    /// absolute after loading. Default `nil`: the system store, `S2SConfig.systemCAFile`.
+    public var caFile: String?
+    /// Server-to-server streams must be encrypted with TLS, in both directions (key `require_tls`),
+    /// default `true`.
+    public var requireTLS: Bool
+    /// Seconds allowed for connecting to one remote endpoint (key `connect_timeout`), default 10.
+    public var connectTimeout: Double
+    /// Seconds stanzas may wait for a link to a remote domain to be set up before they bounce with
+    /// `remote-server-timeout` (key `timeout`), default 30.
+    public var timeout: Double
+    /// Seconds an unused link is kept open before it is closed (key `idle_timeout`), default 300.
+    public var idleTimeout: Double
+    /// Stanzas queued per remote domain while its link is being set up (key `max_queued_stanzas`),
+    /// default 1000, at least 1.
+    public var maxQueuedStanzas: Int
+    /// Connections open at once with one remote domain (key `max_connections_per_domain`), default 4,
+    /// at least 1.
+    public var maxConnectionsPerDomain: Int
+    /// Largest stanza in bytes accepted from a remote server (key `stanza_size`), default 262144.
+    public var maxStanzaSize: Int
+    /// Where to connect for particular remote domains instead of looking them up in DNS (key
+    /// `overrides`), keyed by lowercased domain name; each list is non-empty, in the order given.
+    /// Default empty.
+    public var overrides: [String: [S2SEndpointConfig]]
+
+    /// The trusted certificate authorities used when `caFile` is `nil`.
+    public static let systemCAFile = "/etc/ssl/certs/ca-certificates.crt"
+
+    public init(
+        enabled: Bool = true,
+        policy: S2SPolicy = .allowDialback,
+        domainPolicies: [String: S2SPolicy] = [:],
+        caFile: String? = nil,
+        requireTLS: Bool = true,
+        connectTimeout: Double = 10,
+        timeout: Double = 30,
+        idleTimeout: Double = 300,
+        maxQueuedStanzas: Int = 1000,
+        maxConnectionsPerDomain: Int = 4,
+        maxStanzaSize: Int = 262_144,
+        overrides: [String: [S2SEndpointConfig]] = [:]
+    ) {
+        self.enabled = enabled
+        self.policy = policy
+        self.domainPolicies = domainPolicies
+        self.caFile = caFile
+        self.requireTLS = requireTLS
+        self.connectTimeout = connectTimeout
+        self.timeout = timeout
+        self.idleTimeout = idleTimeout
+        self.maxQueuedStanzas = maxQueuedStanzas
+        self.maxConnectionsPerDomain = maxConnectionsPerDomain
+        self.maxStanzaSize = maxStanzaSize
+        self.overrides = overrides
+    }
+
+    /// The policy for a remote domain: its entry in `domainPolicies` (compared case-insensitively),
+    /// else `policy`.
+    public func policy(for domain: String) -> S2SPolicy {
+        domainPolicies[domain.lowercased()] ?? policy
+    }
+
+    /// The CA file to load: `caFile`, or the system store when it is `nil`.
+    public var effectiveCAFile: String {
+        caFile ?? Self.systemCAFile
+    }
+}
+
+/// How a remote server must prove it is entitled to its domain (values of `s2s.policy` and of
+/// `s2s.domain_policies`). The raw values are the YAML spellings.
+public enum S2SPolicy: String, Sendable, Equatable, CaseIterable {
+    /// A certificate valid for the domain is used when offered (SASL EXTERNAL); otherwise Server
+    /// Dialback, XEP-0220, is accepted (`allow_dialback`).
+    case allowDialback = "allow_dialback"
+    /// The remote server must present a certificate valid for the domain; no dialback
+    /// (`require_valid_certificate`).
+    case requireValidCertificate = "require_valid_certificate"
+}
+
+/// One place to connect to for a remote domain (an item of `s2s.overrides`). In YAML either a mapping
+/// with keys `host`, `port` and `direct_tls`, or the shorthand string `"host:port"` (port optional,
+/// IPv6 addresses in brackets: `"[2001:db8::1]:5269"`) for a STARTTLS endpoint.
+public struct S2SEndpointConfig: Sendable, Equatable {
+    /// Host name or IP address to connect to (key `host`); IPv6 addresses without brackets. Never
+    /// empty and without whitespace.
+    public var host: String
+    /// The TCP port (key `port`), 1...65535, default 5269.
+    public var port: Int
+    /// TLS from the first byte, XEP-0368, instead of STARTTLS (key `direct_tls`), default `false`.
+    public var directTLS: Bool
+
+    /// The port used when an endpoint gives none.
+    public static let defaultPort = 5269
+
+    public init(host: String, port: Int = S2SEndpointConfig.defaultPort, directTLS: Bool = false) {
+        self.host = host
+        self.port = port
+        self.directTLS = directTLS
     }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import ParleyStorage
 import XMPPAddress
 import XMPPProtocol
@@ -12,6 +13,7 @@ public final class Kernel: Sendable {
     public let logger: Logger
     let table: ModuleTable
     let pendingIQs = PendingIQs()
+    private let remoteRouter = Mutex<(any RemoteRouter)?>(nil)
 
     public init(hosts: Set<String>, accounts: any AccountStore, sessions: any SessionRegistry = LocalSessionRegistry(),
                 modules: [any Module], logger: Logger) {
@@ -23,6 +25,13 @@ public final class Kernel: Sendable {
         let registrar = ModuleRegistrar(table: table, kernel: self)
         for module in modules { module.register(in: registrar) }
     }
+
+    /// Connects federation: stanzas for domains we do not host go there. Set once at start-up.
+    public func attach(remote router: any RemoteRouter) {
+        remoteRouter.withLock { $0 = router }
+    }
+
+    public var remote: (any RemoteRouter)? { remoteRouter.withLock { $0 } }
 
     public var serverFeatures: [String] { table.serverFeatures }
     public var accountFeatures: [String] { table.accountFeatures }
@@ -132,8 +141,12 @@ public final class Kernel: Sendable {
 
     private func dispatch(_ stanza: Stanza, from: JID, to: JID) async {
         guard isLocal(to) else {
-            // Federation arrives with s2s; until a remote domain can be reached, say so (RFC 6120 §8.3.3.15).
-            bounce(stanza, StanzaError(.remoteServerNotFound))
+            guard let remote else {
+                // Without federation no remote domain can be reached (RFC 6120 §8.3.3.15).
+                bounce(stanza, StanzaError(.remoteServerNotFound))
+                return
+            }
+            remote.send(stanza, to: to.domainpart)
             return
         }
         var inbound = InboundStanza(stanza: stanza, from: from, to: to)
@@ -337,8 +350,8 @@ public final class Kernel: Sendable {
             if sender.resourcepart != nil, let session = sessions.session(for: sender) {
                 session.transport.deliver(reply)
             }
-        } else {
-            logger.debug("cannot bounce to a remote sender yet", metadata: ["to": "\(sender)"])
+        } else if let remote, let replyStanza = Stanza(reply) {
+            remote.send(replyStanza, to: sender.domainpart)
         }
     }
 }

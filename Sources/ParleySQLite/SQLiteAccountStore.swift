@@ -15,92 +15,78 @@ public final class SQLiteAccountStore: AccountStore {
     }
 
     public func create(_ account: AccountRecord) async throws {
-        try await mappingErrors {
-            try await database.writer.write { db in
-                try db.execute(
-                    sql: "INSERT INTO accounts (host, username, created_at) VALUES (?, ?, ?)",
-                    arguments: [account.host, account.username, account.createdAt])
-                try Self.insertCredentials(account.credentials, username: account.username, host: account.host, db)
-            }
+        try await database.write(mappingErrorsTo: AccountStoreError.self) { db in
+            try db.execute(
+                sql: "INSERT INTO accounts (host, username, created_at) VALUES (?, ?, ?)",
+                arguments: [account.host, account.username, account.createdAt])
+            try Self.insertCredentials(account.credentials, username: account.username, host: account.host, db)
         }
     }
 
     public func account(username: String, host: String) async throws -> AccountRecord? {
-        try await mappingErrors {
-            try await database.writer.read { db in
-                guard let createdAt = try Int64.fetchOne(
-                    db, sql: "SELECT created_at FROM accounts WHERE host = ? AND username = ?",
-                    arguments: [host, username])
-                else { return nil }
-                let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT hash, salt, iterations, stored_key, server_key FROM account_credentials
-                        WHERE host = ? AND username = ?
-                        """,
-                    arguments: [host, username])
-                let credentials = try rows.compactMap(Self.credential(from:))
-                    .sorted { Self.order($0.hash) < Self.order($1.hash) }
-                return AccountRecord(username: username, host: host, credentials: credentials, createdAt: createdAt)
-            }
+        try await database.read(mappingErrorsTo: AccountStoreError.self) { db in
+            guard let createdAt = try Int64.fetchOne(
+                db, sql: "SELECT created_at FROM accounts WHERE host = ? AND username = ?",
+                arguments: [host, username])
+            else { return nil }
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT hash, salt, iterations, stored_key, server_key FROM account_credentials
+                    WHERE host = ? AND username = ?
+                    """,
+                arguments: [host, username])
+            let credentials = try rows.compactMap(Self.credential(from:))
+                .sorted { Self.order($0.hash) < Self.order($1.hash) }
+            return AccountRecord(username: username, host: host, credentials: credentials, createdAt: createdAt)
         }
     }
 
     public func setCredentials(username: String, host: String, credentials: [SCRAMCredential]) async throws {
-        try await mappingErrors {
-            try await database.writer.write { db in
-                let exists = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM accounts WHERE host = ? AND username = ?)",
-                    arguments: [host, username]) ?? false
-                guard exists else { throw AccountStoreError.notFound }
-                try db.execute(
-                    sql: "DELETE FROM account_credentials WHERE host = ? AND username = ?",
-                    arguments: [host, username])
-                try Self.insertCredentials(credentials, username: username, host: host, db)
-            }
+        try await database.write(mappingErrorsTo: AccountStoreError.self) { db in
+            let exists = try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM accounts WHERE host = ? AND username = ?)",
+                arguments: [host, username]) ?? false
+            // Thrown inside the transaction, so nothing is written; it reaches the caller unchanged.
+            guard exists else { throw AccountStoreError.notFound }
+            try db.execute(
+                sql: "DELETE FROM account_credentials WHERE host = ? AND username = ?",
+                arguments: [host, username])
+            try Self.insertCredentials(credentials, username: username, host: host, db)
         }
     }
 
     @discardableResult
     public func delete(username: String, host: String) async throws -> Bool {
-        try await mappingErrors {
-            try await database.writer.write { db in
-                // Credentials go with it: ON DELETE CASCADE (GRDB turns foreign keys on).
-                try db.execute(
-                    sql: "DELETE FROM accounts WHERE host = ? AND username = ?",
-                    arguments: [host, username])
-                return db.changesCount > 0
-            }
-        }
+        // Credentials go with it: ON DELETE CASCADE (GRDB turns foreign keys on).
+        try await database.execute(
+            "DELETE FROM accounts WHERE host = ? AND username = ?", arguments: [host, username],
+            mappingErrorsTo: AccountStoreError.self) > 0
     }
 
     public func usernames(host: String) async throws -> [String] {
-        let names = try await mappingErrors {
-            try await database.writer.read { db in
-                try String.fetchAll(db, sql: "SELECT username FROM accounts WHERE host = ?", arguments: [host])
-            }
+        let names = try await database.read(mappingErrorsTo: AccountStoreError.self) { db in
+            try String.fetchAll(db, sql: "SELECT username FROM accounts WHERE host = ?", arguments: [host])
         }
         // Sorted in Swift, not by ORDER BY, so every backend agrees on `String` ordering.
         return names.sorted()
     }
 
     public func createMany(_ accounts: [AccountRecord]) async throws -> Int {
-        try await mappingErrors {
-            try await database.writer.write { db in
-                // One transaction and one prepared statement for the whole import: thousands of rows per second.
-                let insertAccount = try db.cachedStatement(sql: """
-                    INSERT INTO accounts (host, username, created_at) VALUES (?, ?, ?)
-                    ON CONFLICT (host, username) DO NOTHING
-                    """)
-                var created = 0
-                for account in accounts {
-                    try insertAccount.execute(arguments: [account.host, account.username, account.createdAt])
-                    guard db.changesCount > 0 else { continue }  // existing account: skipped, credentials untouched
-                    try Self.insertCredentials(account.credentials, username: account.username, host: account.host, db)
-                    created += 1
-                }
-                return created
+        try await database.write(mappingErrorsTo: AccountStoreError.self) { db in
+            // One transaction and one prepared statement for the whole import: thousands of rows per second.
+            let insertAccount = try db.cachedStatement(sql: """
+                INSERT INTO accounts (host, username, created_at) VALUES (?, ?, ?)
+                ON CONFLICT (host, username) DO NOTHING
+                """)
+            var created = 0
+            for account in accounts {
+                try insertAccount.execute(arguments: [account.host, account.username, account.createdAt])
+                guard db.changesCount > 0 else { continue }  // existing account: skipped, credentials untouched
+                try Self.insertCredentials(account.credentials, username: account.username, host: account.host, db)
+                created += 1
             }
+            return created
         }
     }
 
@@ -112,18 +98,19 @@ public final class SQLiteAccountStore: AccountStore {
         // COALESCE: GRDB binds an empty `Data` as NULL (SQLite's rule for a NULL pointer), and the
         // columns are NOT NULL; an empty byte string must still round-trip.
         // DO NOTHING: a second credential for the same hash is ignored, as `credential(for:)` would.
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO account_credentials (host, username, hash, salt, iterations, stored_key, server_key)
-            VALUES (?, ?, ?, COALESCE(?, x''), ?, COALESCE(?, x''), COALESCE(?, x''))
-            ON CONFLICT (host, username, hash) DO NOTHING
-            """)
-        for credential in credentials {
-            try statement.execute(arguments: [
-                host, username, credential.hash.rawValue,
-                Data(credential.salt), credential.iterations,
-                Data(credential.storedKey), Data(credential.serverKey),
-            ])
-        }
+        try db.changes(
+            executing: """
+                INSERT INTO account_credentials (host, username, hash, salt, iterations, stored_key, server_key)
+                VALUES (?, ?, ?, COALESCE(?, x''), ?, COALESCE(?, x''), COALESCE(?, x''))
+                ON CONFLICT (host, username, hash) DO NOTHING
+                """,
+            forEach: credentials.map { credential in
+                [
+                    host, username, credential.hash.rawValue,
+                    Data(credential.salt), credential.iterations,
+                    Data(credential.storedKey), Data(credential.serverKey),
+                ]
+            })
     }
 
     private static func credential(from row: Row) throws -> SCRAMCredential? {
@@ -139,29 +126,9 @@ public final class SQLiteAccountStore: AccountStore {
     private static func order(_ hash: SCRAMHash) -> Int {
         SCRAMHash.allCases.firstIndex(of: hash) ?? Int.max
     }
+}
 
-    // MARK: - Errors
-
-    /// GRDB errors become `AccountStoreError`: a primary-key or unique violation is `.alreadyExists`,
-    /// anything else `.backend`. `AccountStoreError`s thrown inside a transaction (which roll it back)
-    /// and task cancellation pass through unchanged.
-    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as AccountStoreError {
-            throw error
-        } catch let error as CancellationError {
-            throw error
-        } catch let error as DatabaseError {
-            switch error.extendedResultCode {
-            case .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE:
-                throw AccountStoreError.alreadyExists
-            default:
-                // The description names the SQL but not its arguments (GRDB keeps them private by default).
-                throw AccountStoreError.backend(error.description)
-            }
-        } catch {
-            throw AccountStoreError.backend(String(describing: error))
-        }
-    }
+/// A second account under the same host and username fails the primary key: that is `.alreadyExists`.
+extension AccountStoreError: SQLiteStoreError {
+    static func duplicateKey(_ description: String) -> Self { .alreadyExists }
 }

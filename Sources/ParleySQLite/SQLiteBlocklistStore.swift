@@ -13,13 +13,11 @@ public final class SQLiteBlocklistStore: BlocklistStore {
     }
 
     public func blockedJIDs(of user: JID) async throws -> [JID] {
-        let (host, username) = Self.key(user)
-        let strings = try await mappingErrors {
-            try await database.writer.read { db in
-                try String.fetchAll(
-                    db, sql: "SELECT jid FROM blocklist_items WHERE host = ? AND username = ?",
-                    arguments: [host, username])
-            }
+        let (host, username) = user.accountColumns
+        let strings = try await database.read(mappingErrorsTo: BlocklistStoreError.self) { db in
+            try String.fetchAll(
+                db, sql: "SELECT jid FROM blocklist_items WHERE host = ? AND username = ?",
+                arguments: [host, username])
         }
         // Sorted in Swift, not by ORDER BY, so every backend agrees on `String` ordering.
         return strings.compactMap { try? JID($0) }.sorted { $0.description < $1.description }
@@ -28,68 +26,35 @@ public final class SQLiteBlocklistStore: BlocklistStore {
     @discardableResult
     public func block(_ jids: [JID], for user: JID) async throws -> Int {
         guard !jids.isEmpty else { return 0 }
-        let (host, username) = Self.key(user)
-        return try await mappingErrors {
-            try await database.writer.write { db in
-                let statement = try db.cachedStatement(sql: """
+        let (host, username) = user.accountColumns
+        return try await database.write(mappingErrorsTo: BlocklistStoreError.self) { db in
+            try db.changes(
+                executing: """
                     INSERT INTO blocklist_items (host, username, jid) VALUES (?, ?, ?)
                     ON CONFLICT (host, username, jid) DO NOTHING
-                    """)
-                var added = 0
-                for jid in jids {
-                    try statement.execute(arguments: [host, username, jid.description])
-                    added += db.changesCount
-                }
-                return added
-            }
+                    """,
+                forEach: jids.map { [host, username, $0.description] })
         }
     }
 
     @discardableResult
     public func unblock(_ jids: [JID], for user: JID) async throws -> Int {
         guard !jids.isEmpty else { return 0 }
-        let (host, username) = Self.key(user)
-        return try await mappingErrors {
-            try await database.writer.write { db in
-                let statement = try db.cachedStatement(
-                    sql: "DELETE FROM blocklist_items WHERE host = ? AND username = ? AND jid = ?")
-                var removed = 0
-                for jid in jids {
-                    try statement.execute(arguments: [host, username, jid.description])
-                    removed += db.changesCount
-                }
-                return removed
-            }
+        let (host, username) = user.accountColumns
+        return try await database.write(mappingErrorsTo: BlocklistStoreError.self) { db in
+            try db.changes(
+                executing: "DELETE FROM blocklist_items WHERE host = ? AND username = ? AND jid = ?",
+                forEach: jids.map { [host, username, $0.description] })
         }
     }
 
     @discardableResult
     public func unblockAll(for user: JID) async throws -> Int {
-        let (host, username) = Self.key(user)
-        return try await mappingErrors {
-            try await database.writer.write { db in
-                try db.execute(
-                    sql: "DELETE FROM blocklist_items WHERE host = ? AND username = ?",
-                    arguments: [host, username])
-                return db.changesCount
-            }
-        }
-    }
-
-    private static func key(_ user: JID) -> (host: String, username: String) {
-        (user.domainpart, user.localpart ?? "")
-    }
-
-    /// GRDB errors become `BlocklistStoreError.backend`; cancellation passes through.
-    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as BlocklistStoreError {
-            throw error
-        } catch let error as CancellationError {
-            throw error
-        } catch {
-            throw BlocklistStoreError.backend(String(describing: error))
-        }
+        let (host, username) = user.accountColumns
+        return try await database.execute(
+            "DELETE FROM blocklist_items WHERE host = ? AND username = ?", arguments: [host, username],
+            mappingErrorsTo: BlocklistStoreError.self)
     }
 }
+
+extension BlocklistStoreError: SQLiteStoreError {}

@@ -10,48 +10,30 @@ public final class SQLiteLastActivityStore: LastActivityStore {
     }
 
     public func lastActivity(username: String, host: String) async throws -> LastActivityRecord? {
-        try await mappingErrors {
-            try await database.writer.read { db in
-                guard let row = try Row.fetchOne(
-                    db, sql: "SELECT timestamp, status FROM last_activity WHERE host = ? AND username = ?",
-                    arguments: [host, username])
-                else { return nil }
-                return LastActivityRecord(timestamp: row["timestamp"], status: row["status"])
-            }
+        try await database.read(mappingErrorsTo: LastActivityStoreError.self) { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT timestamp, status FROM last_activity WHERE host = ? AND username = ?",
+                arguments: [host, username])
+            else { return nil }
+            return LastActivityRecord(timestamp: row["timestamp"], status: row["status"])
         }
     }
 
     public func setLastActivity(_ record: LastActivityRecord, username: String, host: String) async throws {
-        try await mappingErrors {
-            try await database.writer.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO last_activity (host, username, timestamp, status) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (host, username) DO UPDATE SET timestamp = excluded.timestamp, status = excluded.status
-                        """,
-                    arguments: [host, username, record.timestamp, record.status])
-            }
-        }
+        try await database.execute(
+            """
+            INSERT INTO last_activity (host, username, timestamp, status) VALUES (?, ?, ?, ?)
+            ON CONFLICT (host, username) DO UPDATE SET timestamp = excluded.timestamp, status = excluded.status
+            """,
+            arguments: [host, username, record.timestamp, record.status], mappingErrorsTo: LastActivityStoreError.self)
     }
 
     @discardableResult
     public func deleteLastActivity(username: String, host: String) async throws -> Bool {
-        try await mappingErrors {
-            try await database.writer.write { db in
-                try db.execute(sql: "DELETE FROM last_activity WHERE host = ? AND username = ?", arguments: [host, username])
-                return db.changesCount > 0
-            }
-        }
-    }
-
-    /// GRDB errors become `LastActivityStoreError.backend`; cancellation passes through.
-    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as CancellationError {
-            throw error
-        } catch {
-            throw LastActivityStoreError.backend(String(describing: error))
-        }
+        try await database.execute(
+            "DELETE FROM last_activity WHERE host = ? AND username = ?", arguments: [host, username],
+            mappingErrorsTo: LastActivityStoreError.self) > 0
     }
 }
+
+extension LastActivityStoreError: SQLiteStoreError {}

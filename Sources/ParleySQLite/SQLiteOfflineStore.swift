@@ -12,38 +12,34 @@ public final class SQLiteOfflineStore: OfflineStore {
     }
 
     public func append(_ stanza: XElement, for user: JID, storedAt: Int64, limit: Int) async throws -> OfflineMessage? {
-        let (host, username) = Self.key(user)
+        let (host, username) = user.accountColumns
         let text = StoredXML.encode(stanza)
-        return try await mappingErrors {
-            // One write transaction: the count and the insert cannot interleave with another append.
-            try await database.writer.write { db in
-                let count = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?",
-                    arguments: [host, username]) ?? 0
-                guard count < limit else { return nil }
-                try db.execute(
-                    sql: "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES (?, ?, ?, ?)",
-                    arguments: [host, username, storedAt, text])
-                return OfflineMessage(id: db.lastInsertedRowID, storedAt: storedAt, stanza: stanza)
-            }
+        // One write transaction: the count and the insert cannot interleave with another append.
+        return try await database.write(mappingErrorsTo: OfflineStoreError.self) { db in
+            let count = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?",
+                arguments: [host, username]) ?? 0
+            guard count < limit else { return nil }
+            try db.execute(
+                sql: "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES (?, ?, ?, ?)",
+                arguments: [host, username, storedAt, text])
+            return OfflineMessage(id: db.lastInsertedRowID, storedAt: storedAt, stanza: stanza)
         }
     }
 
     public func messages(for user: JID, limit: Int?) async throws -> [OfflineMessage] {
-        let (host, username) = Self.key(user)
+        let (host, username) = user.accountColumns
         // Columns are copied out inside the read: GRDB's async read needs a Sendable result (a `Row` is not).
-        let rows = try await mappingErrors {
-            try await database.writer.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id, stored_at, stanza FROM offline_messages
-                        WHERE host = ? AND username = ? ORDER BY id LIMIT ?
-                        """,
-                    arguments: [host, username, limit.map { max($0, 0) } ?? -1]
-                ).map { row -> (id: Int64, storedAt: Int64, stanza: String) in
-                    (row["id"], row["stored_at"], row["stanza"])
-                }
+        let rows = try await database.read(mappingErrorsTo: OfflineStoreError.self) { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, stored_at, stanza FROM offline_messages
+                    WHERE host = ? AND username = ? ORDER BY id LIMIT ?
+                    """,
+                arguments: [host, username, limit.map { max($0, 0) } ?? -1]
+            ).map { row -> (id: Int64, storedAt: Int64, stanza: String) in
+                (row["id"], row["stored_at"], row["stanza"])
             }
         }
         return try rows.map { row in
@@ -56,61 +52,32 @@ public final class SQLiteOfflineStore: OfflineStore {
     }
 
     public func count(for user: JID) async throws -> Int {
-        let (host, username) = Self.key(user)
-        return try await mappingErrors {
-            try await database.writer.read { db in
-                try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?",
-                    arguments: [host, username]) ?? 0
-            }
+        let (host, username) = user.accountColumns
+        return try await database.read(mappingErrorsTo: OfflineStoreError.self) { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?",
+                arguments: [host, username]) ?? 0
         }
     }
 
     @discardableResult
     public func remove(ids: [Int64], for user: JID) async throws -> Int {
         guard !ids.isEmpty else { return 0 }
-        let (host, username) = Self.key(user)
-        return try await mappingErrors {
-            try await database.writer.write { db in
-                let statement = try db.cachedStatement(
-                    sql: "DELETE FROM offline_messages WHERE id = ? AND host = ? AND username = ?")
-                var removed = 0
-                for id in ids {
-                    try statement.execute(arguments: [id, host, username])
-                    removed += db.changesCount
-                }
-                return removed
-            }
+        let (host, username) = user.accountColumns
+        return try await database.write(mappingErrorsTo: OfflineStoreError.self) { db in
+            try db.changes(
+                executing: "DELETE FROM offline_messages WHERE id = ? AND host = ? AND username = ?",
+                forEach: ids.map { [$0, host, username] })
         }
     }
 
     @discardableResult
     public func removeAll(for user: JID) async throws -> Int {
-        let (host, username) = Self.key(user)
-        return try await mappingErrors {
-            try await database.writer.write { db in
-                try db.execute(
-                    sql: "DELETE FROM offline_messages WHERE host = ? AND username = ?",
-                    arguments: [host, username])
-                return db.changesCount
-            }
-        }
-    }
-
-    private static func key(_ user: JID) -> (host: String, username: String) {
-        (user.domainpart, user.localpart ?? "")
-    }
-
-    /// GRDB errors become `OfflineStoreError.backend`; cancellation and our own errors pass through.
-    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as OfflineStoreError {
-            throw error
-        } catch let error as CancellationError {
-            throw error
-        } catch {
-            throw OfflineStoreError.backend(String(describing: error))
-        }
+        let (host, username) = user.accountColumns
+        return try await database.execute(
+            "DELETE FROM offline_messages WHERE host = ? AND username = ?", arguments: [host, username],
+            mappingErrorsTo: OfflineStoreError.self)
     }
 }
+
+extension OfflineStoreError: SQLiteStoreError {}

@@ -11,13 +11,11 @@ public final class SQLitePrivateXMLStore: PrivateXMLStore {
     }
 
     public func element(name: String, namespace: String, username: String, host: String) async throws -> XElement? {
-        let text = try await mappingErrors {
-            try await database.writer.read { db in
-                try String.fetchOne(
-                    db,
-                    sql: "SELECT element FROM private_xml WHERE host = ? AND username = ? AND namespace = ? AND name = ?",
-                    arguments: [host, username, namespace, name])
-            }
+        let text = try await database.read(mappingErrorsTo: PrivateXMLStoreError.self) { db in
+            try String.fetchOne(
+                db,
+                sql: "SELECT element FROM private_xml WHERE host = ? AND username = ? AND namespace = ? AND name = ?",
+                arguments: [host, username, namespace, name])
         }
         guard let text else { return nil }
         do {
@@ -29,37 +27,23 @@ public final class SQLitePrivateXMLStore: PrivateXMLStore {
 
     public func store(_ elements: [XElement], username: String, host: String) async throws {
         guard !elements.isEmpty else { return }
-        let rows = elements.map { ($0.namespace, $0.name, StoredXML.encode($0)) }
-        try await mappingErrors {
-            try await database.writer.write { db in
-                // One transaction: a set with several children is stored whole or not at all.
-                let statement = try db.cachedStatement(sql: """
+        let rows: [StatementArguments] = elements.map { [host, username, $0.namespace, $0.name, StoredXML.encode($0)] }
+        // One transaction: a set with several children is stored whole or not at all.
+        _ = try await database.write(mappingErrorsTo: PrivateXMLStoreError.self) { db in
+            try db.changes(
+                executing: """
                     INSERT INTO private_xml (host, username, namespace, name, element) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (host, username, namespace, name) DO UPDATE SET element = excluded.element
-                    """)
-                for (namespace, name, text) in rows {
-                    try statement.execute(arguments: [host, username, namespace, name, text])
-                }
-            }
+                    """,
+                forEach: rows)
         }
     }
 
     public func deleteAll(username: String, host: String) async throws {
-        try await mappingErrors {
-            try await database.writer.write { db in
-                try db.execute(sql: "DELETE FROM private_xml WHERE host = ? AND username = ?", arguments: [host, username])
-            }
-        }
-    }
-
-    /// GRDB errors become `PrivateXMLStoreError.backend`; cancellation passes through.
-    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as CancellationError {
-            throw error
-        } catch {
-            throw PrivateXMLStoreError.backend(String(describing: error))
-        }
+        try await database.execute(
+            "DELETE FROM private_xml WHERE host = ? AND username = ?", arguments: [host, username],
+            mappingErrorsTo: PrivateXMLStoreError.self)
     }
 }
+
+extension PrivateXMLStoreError: SQLiteStoreError {}

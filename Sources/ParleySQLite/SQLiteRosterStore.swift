@@ -13,38 +13,34 @@ public final class SQLiteRosterStore: RosterStore {
 
     public func roster(of user: JID) async throws -> Roster {
         let key = user.bare.description
-        return try await mappingErrors {
-            try await database.writer.read { db in
-                let version = try Self.version(of: key, db)
-                let groups = try Self.groups(of: key, contact: nil, db)
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND in_roster = 1", arguments: [key])
-                let items = try rows.compactMap { try Self.entry(from: $0, groups: groups).item }
-                // Sorted in Swift, so every backend agrees on `String` ordering.
-                return Roster(version: version, items: items.sorted { $0.jid.description < $1.jid.description })
-            }
+        return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
+            let version = try Self.version(of: key, db)
+            let groups = try Self.groups(of: key, contact: nil, db)
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND in_roster = 1", arguments: [key])
+            let items = try rows.compactMap { try Self.entry(from: $0, groups: groups).item }
+            // Sorted in Swift, so every backend agrees on `String` ordering.
+            return Roster(version: version, items: items.sorted { $0.jid.description < $1.jid.description })
         }
     }
 
     public func entry(of user: JID, contact: JID) async throws -> RosterEntry {
         let key = user.bare.description
         let contact = contact.bare
-        return try await mappingErrors {
-            try await database.writer.read { db in try Self.load(key, contact, db) }
+        return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
+            try Self.load(key, contact, db)
         }
     }
 
     public func pendingRequests(of user: JID) async throws -> [RosterEntry] {
         let key = user.bare.description
-        return try await mappingErrors {
-            try await database.writer.read { db in
-                let groups = try Self.groups(of: key, contact: nil, db)
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL",
-                    arguments: [key])
-                return try rows.map { try Self.entry(from: $0, groups: groups) }
-                    .sorted { $0.contact.description < $1.contact.description }
-            }
+        return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
+            let groups = try Self.groups(of: key, contact: nil, db)
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL",
+                arguments: [key])
+            return try rows.map { try Self.entry(from: $0, groups: groups) }
+                .sorted { $0.contact.description < $1.contact.description }
         }
     }
 
@@ -54,41 +50,38 @@ public final class SQLiteRosterStore: RosterStore {
     ) async throws -> RosterChange<Result> {
         let key = user.bare.description
         let contact = contact.bare
-        return try await mappingErrors {
-            try await database.writer.write { db in
-                let before = try Self.load(key, contact, db)
-                var entry = before
-                let result: Result
-                do {
-                    result = try body(&entry)
-                } catch {
-                    throw BodyError(error: error)  // rolls back; rethrown unchanged by `mappingErrors`
-                }
-                var item = entry.item
-                item?.jid = contact
-                let after = RosterEntry(contact: contact, item: item, pendingIn: entry.pendingIn)
-                if after != before { try Self.save(after, user: key, db) }
-                let version: Int64
-                if before.item != after.item {
-                    try db.execute(sql: """
-                        INSERT INTO roster_versions (user_jid, version) VALUES (?, 1)
-                        ON CONFLICT (user_jid) DO UPDATE SET version = version + 1
-                        """, arguments: [key])
-                }
-                version = try Self.version(of: key, db)
-                return RosterChange(before: before, after: after, version: version, result: result)
+        return try await database.write(mappingErrorsTo: RosterStoreError.self) { db in
+            let before = try Self.load(key, contact, db)
+            var entry = before
+            let result: Result
+            do {
+                result = try body(&entry)
+            } catch {
+                // Rolls back; the caller gets the body's own error, whatever its type.
+                throw SQLiteDatabase.UnmappedError(error: error)
             }
+            var item = entry.item
+            item?.jid = contact
+            let after = RosterEntry(contact: contact, item: item, pendingIn: entry.pendingIn)
+            if after != before { try Self.save(after, user: key, db) }
+            let version: Int64
+            if before.item != after.item {
+                try db.execute(sql: """
+                    INSERT INTO roster_versions (user_jid, version) VALUES (?, 1)
+                    ON CONFLICT (user_jid) DO UPDATE SET version = version + 1
+                    """, arguments: [key])
+            }
+            version = try Self.version(of: key, db)
+            return RosterChange(before: before, after: after, version: version, result: result)
         }
     }
 
     public func deleteRoster(of user: JID) async throws {
         let key = user.bare.description
-        try await mappingErrors {
-            try await database.writer.write { db in
-                // Groups go with their entries: ON DELETE CASCADE.
-                try db.execute(sql: "DELETE FROM roster_entries WHERE user_jid = ?", arguments: [key])
-                try db.execute(sql: "UPDATE roster_versions SET version = version + 1 WHERE user_jid = ?", arguments: [key])
-            }
+        try await database.write(mappingErrorsTo: RosterStoreError.self) { db in
+            // Groups go with their entries: ON DELETE CASCADE.
+            try db.execute(sql: "DELETE FROM roster_entries WHERE user_jid = ?", arguments: [key])
+            try db.execute(sql: "UPDATE roster_versions SET version = version + 1 WHERE user_jid = ?", arguments: [key])
         }
     }
 
@@ -161,35 +154,9 @@ public final class SQLiteRosterStore: RosterStore {
                 item?.askSubscribe ?? false, item?.approved ?? false, entry.pendingIn.map(StanzaText.encode),
             ])
         try db.execute(sql: "DELETE FROM roster_groups WHERE user_jid = ? AND contact_jid = ?", arguments: [user, contact])
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO roster_groups (user_jid, contact_jid, position, name) VALUES (?, ?, ?, ?)
-            """)
-        for (position, group) in (item?.groups ?? []).enumerated() {
-            try insert.execute(arguments: [user, contact, position, group])
-        }
-    }
-
-    // MARK: - Errors
-
-    /// An error thrown by an `update` body, carried out of the transaction untouched.
-    private struct BodyError: Error {
-        var error: any Error
-    }
-
-    /// Body errors pass through unchanged; `RosterStoreError` and cancellation too; anything else
-    /// (GRDB errors) becomes `.backend`.
-    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as BodyError {
-            throw error.error
-        } catch let error as RosterStoreError {
-            throw error
-        } catch let error as CancellationError {
-            throw error
-        } catch {
-            throw RosterStoreError.backend(String(describing: error))
-        }
+        try db.changes(
+            executing: "INSERT INTO roster_groups (user_jid, contact_jid, position, name) VALUES (?, ?, ?, ?)",
+            forEach: (item?.groups ?? []).enumerated().map { position, group in [user, contact, position, group] })
     }
 
     /// A stanza stored as XML text, namespace declarations included, parsed back into the same element.
@@ -212,3 +179,5 @@ public final class SQLiteRosterStore: RosterStore {
         }
     }
 }
+
+extension RosterStoreError: SQLiteStoreError {}

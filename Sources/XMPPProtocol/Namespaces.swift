@@ -16,3 +16,13 @@ public enum NS {
     /// XEP-0440: SASL channel-binding type capability.
     public static let saslChannelBinding = "urn:xmpp:sasl-cb:0"
 }
+
+extension NS {
+    /// XEP-0220 server dialback.
+    public static let dialback = "jabber:server:dialback"
+    /// XEP-0220 §8.1: the stream feature advertising dialback (with error support).
+    public static let dialbackFeature = "urn:xmpp:features:dialback"
+    /// XEP-0288 bidirectional server-to-server connections.
+    public static let bidi = "urn:xmpp:bidi"
+    public static let bidiFeature = "urn:xmpp:features:bidi"
+}

@@ -20,6 +20,8 @@ public struct StreamHeader: Sendable, Hashable {
     public var contentNamespace: String
     /// False when the root is not `<stream>` in the streams namespace (RFC 6120 §4.8.1 → `invalid-namespace`).
     public var streamNamespaceValid: Bool
+    /// Whether the header declares the dialback namespace (`xmlns:db`, XEP-0220 §2.1).
+    public var declaresDialback: Bool = false
 
     public init(to: String? = nil, from: String? = nil, id: String? = nil, version: String? = "1.0", language: String? = "en",
                 contentNamespace: String = NS.client, streamNamespaceValid: Bool = true) {
@@ -42,6 +44,7 @@ public struct StreamHeader: Sendable, Hashable {
             language: attributes.first { $0.name == "lang" && $0.namespace == XMLNamespace.xml }?.value,
             contentNamespace: namespaceDeclarations.last { $0.prefix.isEmpty }?.uri ?? "",
             streamNamespaceValid: name == "stream" && namespace == NS.streams)
+        declaresDialback = namespaceDeclarations.contains { $0.prefix == "db" && $0.uri == NS.dialback }
     }
 
     /// The opening tag as sent on a TCP stream: `<?xml …?><stream:stream …>` (RFC 6120 §4.7).
@@ -49,6 +52,7 @@ public struct StreamHeader: Sendable, Hashable {
         var tag = "<?xml version='1.0'?><stream:stream xmlns='"
         tag += contentNamespace
         tag += "' xmlns:stream='http://etherx.jabber.org/streams'"
+        if declaresDialback { tag += " xmlns:db='jabber:server:dialback'" }
         for (key, value) in [("id", id), ("from", from), ("to", to), ("version", version), ("xml:lang", language)] {
             guard let value else { continue }
             tag += " \(key)='"

@@ -98,6 +98,7 @@ class ParleyServer:
             "listeners": {
                 "c2s": {"address": "127.0.0.1", "port": self.c2s_port},
                 "c2s_direct_tls": {"address": "127.0.0.1", "port": self.tls_port},
+                "s2s": False,  # federation has its own suite (Tests/Federation)
             },
             "tls": {"require_c2s": True, "allow_plain": True},
             "limits": {

@@ -91,3 +91,40 @@ def test_block_and_unblock_contact(server):
             await bob.inbox.wait_for(message_with_body("thanks"), 10, "alice's message after the unblock")
 
     slix.run(body)
+
+
+def test_block_while_offline(server):
+    """The blocklist applies while the blocker is offline: the blocked contact's message gets
+    <service-unavailable/> and is not stored offline; at the blocker's next login neither the
+    blocked contact's presence nor the message shows up, and the blocked contact does not see the
+    blocker come online (XEP-0191 §3.3)."""
+    acc = unique_accounts(server, "alice", "bob")
+    alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
+    result = server.cli("user", "add-contact", alice_jid, bob_jid)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    async def block():
+        async with slix.Clients(server.c2s_port) as clients:
+            alice = await clients.connect(*acc["alice"], resource="a", plugins=("xep_0191",))
+            await alice.plugin["xep_0191"].block(bob_jid, timeout=10)
+
+    slix.run(block)
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            bob = await clients.connect(*acc["bob"], resource="b")
+            bob.make_message(mto=alice_jid, mbody="are you there?", mtype="chat").send()
+            err = await bob.inbox.wait_for(error_reply("message"), 10, "an error for the blocked message")
+            assert error_conditions(err) == ["service-unavailable"], str(err)
+
+            alice = await clients.connect(*acc["alice"], resource="a2", plugins=("xep_0191",))
+            await alice.inbox.none_within(
+                lambda st: st.name in ("message", "presence")
+                and (slix.attr(st, "from") or "").split("/")[0] == bob_jid,
+                1.5, "stanza from the blocked contact at login")
+            await bob.inbox.none_within(presence_from(alice.boundjid.full), 0.5,
+                                        "the blocker's presence on the blocked contact")
+
+    slix.run(body)
+    offline = server.cli("user", "offline", alice_jid).stdout
+    assert offline.startswith("0 "), f"a blocked message was stored offline: {offline}"

@@ -326,3 +326,112 @@ def test_carbons_received_sent_and_private(server):
                                        "carbon on a client that disabled carbons")
 
     slix.run(body)
+
+
+def test_offline_messages_reach_a_resource_that_raises_its_priority(server):
+    """XEP-0160 §2 step 5: "When the recipient next sends non-negative available presence to the
+    server, the server delivers the message to the resource that has sent that presence." A
+    resource that was online with priority -1 (so the message was stored, RFC 6121 §8.5.2.2) and
+    then sends presence with priority 1 should get the stored message then, not at its next
+    login."""
+    acc = unique_accounts(server, "alice", "bob")
+    bob_jid = acc["bob"][0]
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            bob = await clients.connect(*acc["bob"], resource="shy", priority=-1)
+            alice = await clients.connect(*acc["alice"], resource="a")
+            _send_chat(alice, bob_jid, "stored while you were at -1")
+            await bob.inbox.none_within(message_with_body("stored while you were at -1"), 1.0,
+                                        "bare-JID message on a priority -1 resource")
+            assert _offline_count(server, bob_jid) == 1, "the message should have been stored"
+            await slix.send_presence_and_wait(bob, priority=1)
+            await bob.inbox.wait_for(message_with_body("stored while you were at -1"), 5,
+                                     "the stored message after raising the priority to 1")
+
+    try:
+        slix.run(body)
+    finally:
+        server.cli("user", "offline", bob_jid, "--clear")
+
+
+def test_headline_to_offline_user_is_not_stored(server):
+    """RFC 6121 §8.5.2.2.1: with no available resource, a message of type 'headline' is silently
+    ignored (no storage, no error); chat and normal are stored (XEP-0160)."""
+    acc = unique_accounts(server, "alice", "bob")
+    bob_jid = acc["bob"][0]
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            alice = await clients.connect(*acc["alice"], resource="a")
+            _send_chat(alice, bob_jid, "breaking news", mtype="headline")
+            _send_chat(alice, bob_jid, "a chat to keep", mtype="chat")
+            await alice.inbox.none_within(error_reply("message"), 1.0, "error for a headline or chat")
+
+    slix.run(body)
+    assert _wait_offline_count(server, bob_jid, 1) == 1, "exactly the chat message should be stored"
+
+    async def login():
+        async with slix.Clients(server.c2s_port) as clients:
+            bob = await clients.connect(*acc["bob"], resource="b")
+            await bob.inbox.wait_for(message_with_body("a chat to keep"), 10, "the stored chat message")
+            await bob.inbox.none_within(message_with_body("breaking news"), 0.5, "the headline")
+
+    slix.run(login)
+
+
+def test_carbons_for_bare_jid_delivery(server):
+    """XEP-0280 §7: a message to the bare JID delivered to the highest-priority resource is
+    copied as <received/> to the other enabled resource; when both have the same priority both
+    get the message itself, and neither gets a carbon of it as well (it would be a duplicate)."""
+    acc = unique_accounts(server, "alice", "bob")
+    alice_jid = acc["alice"][0]
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            high = await clients.connect(*acc["alice"], resource="high", priority=5, plugins=("xep_0280",))
+            low = await clients.connect(*acc["alice"], resource="low", priority=1, plugins=("xep_0280",))
+            for client in (high, low):
+                await client.plugin["xep_0280"].enable(timeout=10)
+            bob = await clients.connect(*acc["bob"], resource="b")
+
+            _send_chat(bob, alice_jid, "to alice's bare JID")
+            await high.inbox.wait_for(message_with_body("to alice's bare JID"), 10, "the message on 'high'")
+            await low.inbox.wait_for(_carbon("received", "to alice's bare JID"), 10, "<received/> carbon on 'low'")
+            await low.inbox.none_within(message_with_body("to alice's bare JID"), 0.5,
+                                        "the message itself on the lower-priority resource")
+
+            await slix.send_presence_and_wait(low, priority=5)
+            _send_chat(bob, alice_jid, "equal priorities now")
+            for client in (high, low):
+                await client.inbox.wait_for(message_with_body("equal priorities now"), 10, "the message")
+            for client in (high, low):
+                await client.inbox.none_within(_carbon("received", "equal priorities now"), 0.7,
+                                               "a carbon of a message the client got itself")
+
+    slix.run(body)
+
+
+def test_message_to_offline_full_jid_is_stored(server):
+    """RFC 6121 §8.5.3.2.1: a chat message to a full JID with no such resource online is treated
+    as if sent to the bare JID, so with nobody online it is stored (XEP-0160) and delivered with
+    its original 'to' at the next login."""
+    acc = unique_accounts(server, "alice", "bob")
+    bob_jid = acc["bob"][0]
+
+    async def send():
+        async with slix.Clients(server.c2s_port) as clients:
+            alice = await clients.connect(*acc["alice"], resource="a")
+            _send_chat(alice, f"{bob_jid}/gone", "to a resource that left")
+            await alice.inbox.none_within(error_reply("message"), 1.0, "error for the message")
+
+    slix.run(send)
+    assert _wait_offline_count(server, bob_jid, 1) == 1
+
+    async def receive():
+        async with slix.Clients(server.c2s_port) as clients:
+            bob = await clients.connect(*acc["bob"], resource="new")
+            msg = await bob.inbox.wait_for(message_with_body("to a resource that left"), 10, "the stored message")
+            assert msg.xml.find(f"{{{DELAY_NS}}}delay") is not None, str(msg)
+
+    slix.run(receive)

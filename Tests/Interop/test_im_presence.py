@@ -4,6 +4,8 @@ accounts on the shared server, so no other test's contacts or presence show up."
 
 from __future__ import annotations
 
+import asyncio
+
 import slix
 from conftest import unique_accounts
 from slix import presence_from
@@ -121,6 +123,13 @@ def test_subscription_request_to_offline_contact_is_delivered_at_login(server):
             request = await bob.inbox.wait_for(presence_from(alice_jid, "subscribe"), 10,
                                                "alice's stored subscription request after login")
             assert slix.attr(request, "to") in (bob_jid, bob.boundjid.full), str(request)
+            # bob leaves without answering: §3.1.3 "The contact's server MUST continue to deliver
+            # the subscription request whenever the contact creates an available resource, until
+            # the contact either approves or denies the request."
+            await clients.disconnect(bob)
+            bob = await clients.connect(*acc["bob"], resource="tablet")
+            await bob.inbox.wait_for(presence_from(alice_jid, "subscribe"), 10,
+                                     "alice's unanswered request, delivered again at the next login")
             await _approve(bob, alice_jid)
             await alice.inbox.wait_for(presence_from(bob_jid, "subscribed"), 10, "'subscribed' from bob")
             await alice.inbox.wait_for(presence_from(bob.boundjid.full), 10, "bob's presence after approval")
@@ -220,6 +229,162 @@ def test_roster_push_reaches_second_resource_and_versioning(server):
                 await client.inbox.wait_for(roster_push_for(carol_jid, subscription="remove"), 10,
                                             "roster push removing carol")
 
+            # The user's own resources see each other's presence (§4.2.2, §4.5.2).
+            await r2.inbox.wait_for(presence_from(r1.boundjid.full), 10, "r1's presence on r2")
+            r1_full = r1.boundjid.full
+            await clients.disconnect(r1)
+            await r2.inbox.wait_for(presence_from(r1_full, "unavailable"), 10,
+                                    "r1's unavailable presence on r2 after r1 disconnected")
+
     slix.run(body)
     line = _roster_line(server, alice_jid, carol_jid)
     assert line.startswith("(no line"), f"carol is still on alice's roster: {line}"
+
+
+def test_unclean_disconnect_is_announced_as_unavailable(server):
+    """RFC 6121 §4.5.2: when a session ends without unavailable presence (here the TCP connection
+    just drops), the server MUST broadcast unavailable presence on the user's behalf."""
+    from xmpp_raw import RawStream
+
+    acc = unique_accounts(server, "alice", "bob")
+    alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
+    result = server.cli("user", "add-contact", alice_jid, bob_jid)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            bob = await clients.connect(*acc["bob"], resource="watcher")
+            raw = RawStream(server.c2s_port)
+            try:
+                alice_full = await asyncio.to_thread(
+                    raw.login_plain, alice_jid.split("@")[0], acc["alice"][1], resource="flaky")
+                raw.send("<presence><status>here for now</status></presence>")
+                await bob.inbox.wait_for(presence_from(alice_full, status="here for now"), 10,
+                                         "alice's presence from the raw client")
+            finally:
+                raw.sock.close()  # no </stream:stream>, no unavailable presence
+            await bob.inbox.wait_for(presence_from(alice_full, "unavailable"), 10,
+                                     "unavailable presence for alice's dropped connection")
+
+    slix.run(body)
+
+
+def test_last_activity_of_a_contact(server):
+    """XEP-0012 §3: a contact (subscription 'from'/'both') asking for an offline account's last
+    activity gets the seconds since it logged out and the status of its last unavailable presence;
+    while the account is online the answer is 0; someone without a subscription gets <forbidden/>."""
+    acc = unique_accounts(server, "alice", "bob", "carol")
+    alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
+    result = server.cli("user", "add-contact", alice_jid, bob_jid)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    async def body():
+        from slixmpp.exceptions import IqError
+
+        async with slix.Clients(server.c2s_port) as clients:
+            bob = await clients.connect(*acc["bob"], resource="b", plugins=("xep_0012",))
+            carol = await clients.connect(*acc["carol"], resource="c", plugins=("xep_0012",))
+            alice = await clients.connect(*acc["alice"], resource="a")
+            online = await bob.plugin["xep_0012"].get_last_activity(alice_jid, timeout=10)
+            assert online.xml.find("{jabber:iq:last}query").get("seconds") == "0", str(online)
+
+            alice.send_presence(ptype="unavailable", pstatus="gone fishing")
+            await bob.inbox.wait_for(presence_from(alice.boundjid.full, "unavailable"), 10,
+                                     "alice's unavailable presence")
+            await clients.disconnect(alice)
+            await asyncio.sleep(1.2)
+            last = await bob.plugin["xep_0012"].get_last_activity(alice_jid, timeout=10)
+            query = last.xml.find("{jabber:iq:last}query")
+            assert 1 <= int(query.get("seconds")) <= 10, str(last)
+            assert (query.text or "") == "gone fishing", str(last)
+
+            try:
+                denied = await carol.plugin["xep_0012"].get_last_activity(alice_jid, timeout=10)
+            except IqError as exc:
+                assert slix.error_conditions(exc.iq) == ["forbidden"], str(exc.iq)
+            else:
+                raise AssertionError(f"a non-contact got alice's last activity: {denied}")
+
+    slix.run(body)
+
+
+def test_subscription_pre_approval(server):
+    """RFC 6121 §3.4: the server offers <sub xmlns='urn:xmpp:features:pre-approval'/>; bob
+    pre-approves alice by sending 'subscribed' first (his roster item gets approved='true');
+    when alice then asks, bob's server answers 'subscribed' for him and does not bother bob
+    with the request (§3.4.2: "the contact's server ... MUST NOT deliver the subscription request
+    to the contact")."""
+    acc = unique_accounts(server, "alice", "bob")
+    alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            bob = await clients.connect(*acc["bob"], resource="b")
+            assert "preapproval" in bob.features, f"no pre-approval stream feature; features: {bob.features}"
+            bob.send_presence_subscription(alice_jid, ptype="subscribed")
+            push = await bob.inbox.wait_for(roster_push_for(alice_jid), 10, "roster push for the pre-approval")
+            item = push.xml.find(f"{{{ROSTER_NS}}}query/{{{ROSTER_NS}}}item")
+            assert item.get("approved") == "true", f"§3.4.2: the push shows approved='true': {push}"
+            assert item.get("subscription") in (None, "none"), str(push)
+
+            alice = await clients.connect(*acc["alice"], resource="a")
+            alice.send_presence_subscription(bob_jid, ptype="subscribe")
+            await alice.inbox.wait_for(presence_from(bob_jid, "subscribed"), 10, "the automatic 'subscribed'")
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full), 10, "bob's presence")
+            await bob.inbox.wait_for(roster_push_for(alice_jid, subscription="from"), 10,
+                                     "roster push with subscription 'from'")
+            await bob.inbox.none_within(presence_from(alice_jid, "subscribe"), 1.0,
+                                        "the pre-approved subscription request")
+
+    slix.run(body)
+
+
+def test_removing_a_contact_cancels_both_subscriptions(server):
+    """RFC 6121 §2.5.2: removing an item with subscription 'both' sends 'unsubscribe' and
+    'unsubscribed' to the contact; the contact's roster shows subscription 'none' and the
+    contact sees the user go unavailable (§3.2.3), and the user stops seeing the contact's
+    presence."""
+    acc = unique_accounts(server, "alice", "bob")
+    alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
+    result = server.cli("user", "add-contact", alice_jid, bob_jid)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            alice = await clients.connect(*acc["alice"], resource="a")
+            bob = await clients.connect(*acc["bob"], resource="b")
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full), 10, "bob's presence")
+            await alice.del_roster_item(bob_jid)
+            await alice.inbox.wait_for(roster_push_for(bob_jid, subscription="remove"), 10, "the removal push")
+            await bob.inbox.wait_for(presence_from(alice_jid, "unsubscribe"), 10, "'unsubscribe' from alice")
+            await bob.inbox.wait_for(presence_from(alice_jid, "unsubscribed"), 10, "'unsubscribed' from alice")
+            await bob.inbox.wait_for(roster_push_for(alice_jid, subscription="none"), 10,
+                                     "roster push with subscription 'none'")
+            await bob.inbox.wait_for(presence_from(alice.boundjid.full, "unavailable"), 10,
+                                     "alice's unavailable presence after she removed bob")
+            bob.send_presence(pstatus="anyone there?")
+            await alice.inbox.none_within(presence_from(bob.boundjid.full, status="anyone there?"), 1.0,
+                                          "presence from a removed contact")
+
+    slix.run(body)
+    assert "subscription=none" in _roster_line(server, bob_jid, alice_jid)
+
+
+def test_directed_presence_and_its_unavailable(server):
+    """RFC 6121 §4.6: directed presence to someone without a subscription reaches them, and when
+    the sender goes offline the server sends them unavailable presence (§4.6.2)."""
+    acc = unique_accounts(server, "alice", "carol")
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            carol = await clients.connect(*acc["carol"], resource="c")
+            alice = await clients.connect(*acc["alice"], resource="a")
+            alice.send_presence(pto=carol.boundjid.full, pstatus="just for you")
+            await carol.inbox.wait_for(presence_from(alice.boundjid.full, status="just for you"), 10,
+                                       "alice's directed presence")
+            alice_full = alice.boundjid.full
+            await clients.disconnect(alice)
+            await carol.inbox.wait_for(presence_from(alice_full, "unavailable"), 10,
+                                       "unavailable presence after the directed presence")
+
+    slix.run(body)

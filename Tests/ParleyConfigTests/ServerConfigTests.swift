@@ -194,14 +194,14 @@ func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation)
           c2s:
             port: 5222
             backlog: 10
-          s2s: {}
+          bosh: {}
         limits:
           stanza_sise: 100
         """
         #expect(problems(yaml) == [
             "hosts[0].foo: unknown key",
             "listeners.c2s.backlog: unknown key",
-            "listeners.s2s: unknown key",
+            "listeners.bosh: unknown key",
             "limits.stanza_sise: unknown key (did you mean \"stanza_size\"?)",
             "bogus: unknown key",
         ])

@@ -3,7 +3,7 @@ import Testing
 import XMPPSASL
 
 /// The `AccountStore` contract, written once against the protocol. `AccountStoreConformanceTests`
-/// runs every check on every backend; a new backend only adds a case to `AccountStoreBackend`.
+/// runs every check on every backend; a new backend only adds a case to `StoreBackend`.
 ///
 /// Credential order is not part of the contract (SQLite returns them in `SCRAMHash.allCases` order),
 /// so credentials are compared as sets.

@@ -2,38 +2,38 @@ import Testing
 
 @Suite("AccountStore conformance")
 struct AccountStoreConformanceTests {
-    @Test(arguments: AccountStoreBackend.allCases)
-    func createAndGet(_ backend: AccountStoreBackend) async throws {
-        try await backend.withStore(AccountStoreConformance.createAndGet)
+    @Test(arguments: StoreBackend.allCases)
+    func createAndGet(_ backend: StoreBackend) async throws {
+        try await backend.withAccountStore(AccountStoreConformance.createAndGet)
     }
 
-    @Test(arguments: AccountStoreBackend.allCases)
-    func duplicateCreateFails(_ backend: AccountStoreBackend) async throws {
-        try await backend.withStore(AccountStoreConformance.duplicateCreateFails)
+    @Test(arguments: StoreBackend.allCases)
+    func duplicateCreateFails(_ backend: StoreBackend) async throws {
+        try await backend.withAccountStore(AccountStoreConformance.duplicateCreateFails)
     }
 
-    @Test(arguments: AccountStoreBackend.allCases)
-    func setCredentials(_ backend: AccountStoreBackend) async throws {
-        try await backend.withStore(AccountStoreConformance.setCredentials)
+    @Test(arguments: StoreBackend.allCases)
+    func setCredentials(_ backend: StoreBackend) async throws {
+        try await backend.withAccountStore(AccountStoreConformance.setCredentials)
     }
 
-    @Test(arguments: AccountStoreBackend.allCases)
-    func delete(_ backend: AccountStoreBackend) async throws {
-        try await backend.withStore(AccountStoreConformance.delete)
+    @Test(arguments: StoreBackend.allCases)
+    func delete(_ backend: StoreBackend) async throws {
+        try await backend.withAccountStore(AccountStoreConformance.delete)
     }
 
-    @Test(arguments: AccountStoreBackend.allCases)
-    func usernamesSortedPerHost(_ backend: AccountStoreBackend) async throws {
-        try await backend.withStore(AccountStoreConformance.usernamesSortedPerHost)
+    @Test(arguments: StoreBackend.allCases)
+    func usernamesSortedPerHost(_ backend: StoreBackend) async throws {
+        try await backend.withAccountStore(AccountStoreConformance.usernamesSortedPerHost)
     }
 
-    @Test(arguments: AccountStoreBackend.allCases)
-    func createManySkipsExisting(_ backend: AccountStoreBackend) async throws {
-        try await backend.withStore(AccountStoreConformance.createManySkipsExisting)
+    @Test(arguments: StoreBackend.allCases)
+    func createManySkipsExisting(_ backend: StoreBackend) async throws {
+        try await backend.withAccountStore(AccountStoreConformance.createManySkipsExisting)
     }
 
-    @Test(arguments: AccountStoreBackend.allCases)
-    func credentialsRoundTripByteExact(_ backend: AccountStoreBackend) async throws {
-        try await backend.withStore(AccountStoreConformance.credentialsRoundTripByteExact)
+    @Test(arguments: StoreBackend.allCases)
+    func credentialsRoundTripByteExact(_ backend: StoreBackend) async throws {
+        try await backend.withAccountStore(AccountStoreConformance.credentialsRoundTripByteExact)
     }
 }

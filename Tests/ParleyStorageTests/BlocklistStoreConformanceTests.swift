@@ -1,40 +1,7 @@
-import Foundation
-@testable import ParleySQLite
+import ParleySQLite
 import ParleyStorage
 import Testing
 import XMPPAddress
-
-/// Every `BlocklistStore` implementation the conformance suite runs on.
-enum BlocklistStoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case inMemory
-    case sqliteInMemory
-    case sqliteFile
-
-    var testDescription: String { rawValue }
-
-    /// The registered migrations plus the blocklist store's, until it is registered centrally.
-    static var migrations: [SQLiteMigration] {
-        let registered = Set(SQLiteDatabase.migrations.map(\.identifier))
-        return SQLiteDatabase.migrations + SQLiteBlocklistStore.migrations.filter { !registered.contains($0.identifier) }
-    }
-
-    func withStore(_ body: (any BlocklistStore) async throws -> Void) async throws {
-        switch self {
-        case .inMemory:
-            try await body(InMemoryBlocklistStore())
-        case .sqliteInMemory:
-            try await body(SQLiteBlocklistStore(database: SQLiteDatabase.inMemory(migrations: Self.migrations)))
-        case .sqliteFile:
-            try await withTemporaryDirectory { directory in
-                let database = try SQLiteDatabase(
-                    path: directory.appendingPathComponent("parley.sqlite").path, migrations: Self.migrations)
-                try await body(SQLiteBlocklistStore(database: database))
-                try database.close()
-            }
-        }
-    }
-}
-
 
 @Suite("BlocklistStore conformance")
 struct BlocklistStoreConformanceTests {
@@ -42,9 +9,9 @@ struct BlocklistStoreConformanceTests {
     static let bob = try! JID("bob@example.com")
     static func jids(_ strings: String...) -> [JID] { strings.map { try! JID($0) } }
 
-    @Test(arguments: BlocklistStoreBackend.allCases)
-    func blockKeepsEveryKindOfJIDSorted(_ backend: BlocklistStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func blockKeepsEveryKindOfJIDSorted(_ backend: StoreBackend) async throws {
+        try await backend.withBlocklistStore { store async throws in
             #expect(try await store.blockedJIDs(of: Self.alice).isEmpty)
             let blocked = Self.jids("romeo@montague.example", "iago@shakespeare.example/evil", "spam.example", "bots.example/x", "zoë@example.com")
             #expect(try await store.block(blocked, for: Self.alice) == 5)
@@ -55,9 +22,9 @@ struct BlocklistStoreConformanceTests {
         }
     }
 
-    @Test(arguments: BlocklistStoreBackend.allCases)
-    func blockingTwiceAddsNothing(_ backend: BlocklistStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func blockingTwiceAddsNothing(_ backend: StoreBackend) async throws {
+        try await backend.withBlocklistStore { store async throws in
             #expect(try await store.block(Self.jids("a@x.example", "b@x.example"), for: Self.alice) == 2)
             #expect(try await store.block(Self.jids("b@x.example", "c@x.example", "c@x.example"), for: Self.alice) == 1)
             #expect(try await store.block([], for: Self.alice) == 0)
@@ -65,9 +32,9 @@ struct BlocklistStoreConformanceTests {
         }
     }
 
-    @Test(arguments: BlocklistStoreBackend.allCases)
-    func unblockRemovesOnlyTheGivenJIDs(_ backend: BlocklistStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func unblockRemovesOnlyTheGivenJIDs(_ backend: StoreBackend) async throws {
+        try await backend.withBlocklistStore { store async throws in
             try await store.block(Self.jids("a@x.example", "b@x.example", "x.example"), for: Self.alice)
             try await store.block(Self.jids("a@x.example"), for: Self.bob)
             // Exact matches only: unblocking a bare JID leaves the domain blocked, and vice versa.
@@ -78,9 +45,9 @@ struct BlocklistStoreConformanceTests {
         }
     }
 
-    @Test(arguments: BlocklistStoreBackend.allCases)
-    func unblockAllIsPerUser(_ backend: BlocklistStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func unblockAllIsPerUser(_ backend: StoreBackend) async throws {
+        try await backend.withBlocklistStore { store async throws in
             try await store.block(Self.jids("a@x.example", "b@x.example"), for: Self.alice)
             try await store.block(Self.jids("a@x.example"), for: Self.bob)
             try await store.block(Self.jids("a@x.example"), for: try JID("alice@example.org"))
@@ -93,9 +60,7 @@ struct BlocklistStoreConformanceTests {
     }
 
     @Test func sqliteFailuresBecomeBackendErrors() async throws {
-        let database = try SQLiteDatabase.inMemory(migrations: BlocklistStoreBackend.migrations)
-        let store = SQLiteBlocklistStore(database: database)
-        try database.close()
+        let store = try sqliteStoreOnClosedDatabase(SQLiteBlocklistStore.init)
         await #expect {
             _ = try await store.blockedJIDs(of: Self.alice)
         } throws: { error in

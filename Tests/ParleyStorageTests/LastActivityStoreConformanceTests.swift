@@ -4,16 +4,16 @@ import Testing
 /// The `LastActivityStore` contract, on every backend.
 @Suite("LastActivityStore conformance")
 struct LastActivityStoreConformanceTests {
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func missingIsNil(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func missingIsNil(_ backend: StoreBackend) async throws {
         try await backend.withLastActivityStore { store throws in
             #expect(try await store.lastActivity(username: "alice", host: "example.com") == nil)
             #expect(try await store.deleteLastActivity(username: "alice", host: "example.com") == false)
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func setReplacesTheRecord(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func setReplacesTheRecord(_ backend: StoreBackend) async throws {
         try await backend.withLastActivityStore { store throws in
             let first = LastActivityRecord(timestamp: 1_700_000_000, status: "Heading Home <&> 🏠")
             try await store.setLastActivity(first, username: "alice", host: "example.com")
@@ -30,8 +30,8 @@ struct LastActivityStoreConformanceTests {
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func accountsAreSeparateAndDeletedAlone(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func accountsAreSeparateAndDeletedAlone(_ backend: StoreBackend) async throws {
         try await backend.withLastActivityStore { store throws in
             let a = LastActivityRecord(timestamp: 1, status: "a")
             let b = LastActivityRecord(timestamp: 2, status: "b")

@@ -1,40 +1,8 @@
-import Foundation
-@testable import ParleySQLite
+import ParleySQLite
 import ParleyStorage
 import Testing
 import XMPPAddress
 import XMPPXML
-
-/// Every `OfflineStore` implementation the conformance suite runs on.
-enum OfflineStoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case inMemory
-    case sqliteInMemory
-    case sqliteFile
-
-    var testDescription: String { rawValue }
-
-    /// The registered migrations plus the offline store's, until it is registered centrally.
-    static var migrations: [SQLiteMigration] {
-        let registered = Set(SQLiteDatabase.migrations.map(\.identifier))
-        return SQLiteDatabase.migrations + SQLiteOfflineStore.migrations.filter { !registered.contains($0.identifier) }
-    }
-
-    func withStore(_ body: (any OfflineStore) async throws -> Void) async throws {
-        switch self {
-        case .inMemory:
-            try await body(InMemoryOfflineStore())
-        case .sqliteInMemory:
-            try await body(SQLiteOfflineStore(database: SQLiteDatabase.inMemory(migrations: Self.migrations)))
-        case .sqliteFile:
-            try await withTemporaryDirectory { directory in
-                let database = try SQLiteDatabase(
-                    path: directory.appendingPathComponent("parley.sqlite").path, migrations: Self.migrations)
-                try await body(SQLiteOfflineStore(database: database))
-                try database.close()
-            }
-        }
-    }
-}
 
 /// A message with text, attributes needing escapes, a nested foreign-namespace payload and xml:lang.
 private func offlineTestMessage(_ body: String, id: String = "m") -> XElement {
@@ -55,9 +23,9 @@ struct OfflineStoreConformanceTests {
     static let bob = try! JID("bob@example.com")
     static let aliceElsewhere = try! JID("alice@example.org")
 
-    @Test(arguments: OfflineStoreBackend.allCases)
-    func appendedMessagesComeBackInOrderAndIntact(_ backend: OfflineStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func appendedMessagesComeBackInOrderAndIntact(_ backend: StoreBackend) async throws {
+        try await backend.withOfflineStore { store async throws in
             #expect(try await store.messages(for: Self.alice, limit: nil).isEmpty)
             var stored: [OfflineMessage] = []
             for index in 0..<5 {
@@ -81,18 +49,18 @@ struct OfflineStoreConformanceTests {
         }
     }
 
-    @Test(arguments: OfflineStoreBackend.allCases)
-    func fullJIDsAreReducedToTheBareJID(_ backend: OfflineStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func fullJIDsAreReducedToTheBareJID(_ backend: StoreBackend) async throws {
+        try await backend.withOfflineStore { store async throws in
             _ = try await store.append(offlineTestMessage("x"), for: try JID("alice@example.com/phone"), storedAt: 1, limit: 10)
             #expect(try await store.count(for: Self.alice) == 1)
             #expect(try await store.messages(for: try JID("alice@example.com/laptop"), limit: nil).count == 1)
         }
     }
 
-    @Test(arguments: OfflineStoreBackend.allCases)
-    func appendStopsAtTheLimit(_ backend: OfflineStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func appendStopsAtTheLimit(_ backend: StoreBackend) async throws {
+        try await backend.withOfflineStore { store async throws in
             for index in 0..<3 {
                 #expect(try await store.append(offlineTestMessage("\(index)"), for: Self.alice, storedAt: 0, limit: 3) != nil)
             }
@@ -105,9 +73,9 @@ struct OfflineStoreConformanceTests {
         }
     }
 
-    @Test(arguments: OfflineStoreBackend.allCases)
-    func concurrentAppendsNeverExceedTheLimit(_ backend: OfflineStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func concurrentAppendsNeverExceedTheLimit(_ backend: StoreBackend) async throws {
+        try await backend.withOfflineStore { store async throws in
             let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for index in 0..<40 {
                     group.addTask { try await store.append(offlineTestMessage("\(index)"), for: Self.alice, storedAt: 0, limit: 25) != nil }
@@ -119,9 +87,9 @@ struct OfflineStoreConformanceTests {
         }
     }
 
-    @Test(arguments: OfflineStoreBackend.allCases)
-    func removeTakesOnlyTheGivenIDsOfThatUser(_ backend: OfflineStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func removeTakesOnlyTheGivenIDsOfThatUser(_ backend: StoreBackend) async throws {
+        try await backend.withOfflineStore { store async throws in
             var ids: [Int64] = []
             for index in 0..<4 {
                 ids.append(try #require(try await store.append(offlineTestMessage("\(index)"), for: Self.alice, storedAt: 0, limit: 10)).id)
@@ -140,9 +108,9 @@ struct OfflineStoreConformanceTests {
         }
     }
 
-    @Test(arguments: OfflineStoreBackend.allCases)
-    func idsAreNeverReused(_ backend: OfflineStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func idsAreNeverReused(_ backend: StoreBackend) async throws {
+        try await backend.withOfflineStore { store async throws in
             let first = try #require(try await store.append(offlineTestMessage("1"), for: Self.alice, storedAt: 0, limit: 10))
             try await store.removeAll(for: Self.alice)
             let second = try #require(try await store.append(offlineTestMessage("2"), for: Self.alice, storedAt: 0, limit: 10))
@@ -150,9 +118,9 @@ struct OfflineStoreConformanceTests {
         }
     }
 
-    @Test(arguments: OfflineStoreBackend.allCases)
-    func removeAllIsPerUser(_ backend: OfflineStoreBackend) async throws {
-        try await backend.withStore { store async throws in
+    @Test(arguments: StoreBackend.allCases)
+    func removeAllIsPerUser(_ backend: StoreBackend) async throws {
+        try await backend.withOfflineStore { store async throws in
             for index in 0..<3 { _ = try await store.append(offlineTestMessage("\(index)"), for: Self.alice, storedAt: 0, limit: 10) }
             _ = try await store.append(offlineTestMessage("b"), for: Self.bob, storedAt: 0, limit: 10)
             _ = try await store.append(offlineTestMessage("c"), for: Self.aliceElsewhere, storedAt: 0, limit: 10)
@@ -165,9 +133,7 @@ struct OfflineStoreConformanceTests {
     }
 
     @Test func sqliteFailuresBecomeBackendErrors() async throws {
-        let database = try SQLiteDatabase.inMemory(migrations: OfflineStoreBackend.migrations)
-        let store = SQLiteOfflineStore(database: database)
-        try database.close()
+        let store = try sqliteStoreOnClosedDatabase(SQLiteOfflineStore.init)
         await #expect {
             _ = try await store.count(for: Self.alice)
         } throws: { error in
@@ -177,12 +143,11 @@ struct OfflineStoreConformanceTests {
     }
 
     @Test func sqliteMessagesSurviveReopening() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("parley.sqlite").path
-            let first = try SQLiteDatabase(path: path, migrations: OfflineStoreBackend.migrations)
+        try await withTemporaryDatabasePath { path in
+            let first = try SQLiteDatabase(path: path)
             let stored = try #require(try await SQLiteOfflineStore(database: first).append(offlineTestMessage("kept"), for: Self.alice, storedAt: 5, limit: 10))
             try first.close()
-            let second = try SQLiteDatabase(path: path, migrations: OfflineStoreBackend.migrations)
+            let second = try SQLiteDatabase(path: path)
             #expect(try await SQLiteOfflineStore(database: second).messages(for: Self.alice, limit: nil) == [stored])
             try second.close()
         }

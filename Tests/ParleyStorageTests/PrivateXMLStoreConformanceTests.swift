@@ -5,8 +5,8 @@ import XMPPXML
 /// The `PrivateXMLStore` contract, on every backend.
 @Suite("PrivateXMLStore conformance")
 struct PrivateXMLStoreConformanceTests {
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func missingIsNil(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func missingIsNil(_ backend: StoreBackend) async throws {
         try await backend.withPrivateXMLStore { store throws in
             #expect(try await store.element(name: "exodus", namespace: "exodus:prefs", username: "alice", host: "example.com") == nil)
             try await store.store([], username: "alice", host: "example.com")
@@ -14,8 +14,8 @@ struct PrivateXMLStoreConformanceTests {
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func elementsAreKeyedByNameAndNamespace(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func elementsAreKeyedByNameAndNamespace(_ backend: StoreBackend) async throws {
         try await backend.withPrivateXMLStore { store throws in
             let prefs = richStoredElement("exodus", namespace: "exodus:prefs")
             let sameNamespace = richStoredElement("other", namespace: "exodus:prefs", marker: "2")
@@ -28,8 +28,8 @@ struct PrivateXMLStoreConformanceTests {
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func storingReplacesAndKeepsTheRest(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func storingReplacesAndKeepsTheRest(_ backend: StoreBackend) async throws {
         try await backend.withPrivateXMLStore { store throws in
             let bookmarks = XElement("storage", namespace: "storage:bookmarks")
             try await store.store([richStoredElement("exodus", namespace: "exodus:prefs", marker: "old"), bookmarks],
@@ -41,8 +41,8 @@ struct PrivateXMLStoreConformanceTests {
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func theLaterOfTwoElementsWithOneKeyWins(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func theLaterOfTwoElementsWithOneKeyWins(_ backend: StoreBackend) async throws {
         try await backend.withPrivateXMLStore { store throws in
             let first = richStoredElement("exodus", namespace: "exodus:prefs", marker: "first")
             let second = richStoredElement("exodus", namespace: "exodus:prefs", marker: "second")
@@ -51,8 +51,8 @@ struct PrivateXMLStoreConformanceTests {
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func accountsAreSeparateAndDeletedWhole(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func accountsAreSeparateAndDeletedWhole(_ backend: StoreBackend) async throws {
         try await backend.withPrivateXMLStore { store throws in
             let a = richStoredElement("exodus", namespace: "exodus:prefs", marker: "a")
             let b = richStoredElement("exodus", namespace: "exodus:prefs", marker: "b")

@@ -29,8 +29,7 @@ struct SQLiteDatabaseTests {
         #expect(identifiers.first == "v1-accounts")
         #expect(Set(identifiers).count == identifiers.count, "migration identifiers must be unique")
 
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("parley.sqlite").path
+        try await withTemporaryDatabasePath { path in
             let first = try SQLiteDatabase(path: path)
             #expect(try await first.appliedMigrations() == identifiers)
             try await SQLiteAccountStore(database: first).create(alice)
@@ -47,8 +46,7 @@ struct SQLiteDatabaseTests {
     }
 
     @Test func olderDatabaseIsUpgraded() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("parley.sqlite").path
+        try await withTemporaryDatabasePath { path in
             let old = try SQLiteDatabase(path: path, migrations: [])
             #expect(try await old.appliedMigrations() == [])
             try old.close()
@@ -61,8 +59,7 @@ struct SQLiteDatabaseTests {
     }
 
     @Test func databaseFromNewerVersionIsRefused() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("parley.sqlite").path
+        try await withTemporaryDatabasePath { path in
             try SQLiteDatabase(path: path).close()
             let all = SQLiteDatabase.migrations
             #expect(throws: SQLiteDatabaseError.schemaIsNewer(unknownMigrations: all.map(\.identifier).sorted())) {
@@ -81,8 +78,7 @@ struct SQLiteDatabaseTests {
     }
 
     @Test func twoInstancesOnOneFileSeeEachOthersWrites() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("parley.sqlite").path
+        try await withTemporaryDatabasePath { path in
             // As the running server and a `parley user add` process would.
             let server = try SQLiteDatabase(path: path)
             let cli = try SQLiteDatabase(path: path)
@@ -128,8 +124,7 @@ struct SQLiteDatabaseTests {
     }
 
     @Test func concurrentFirstOpensOfAFreshFileAllSucceed() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("parley.sqlite").path
+        try await withTemporaryDatabasePath { path in
             let databases = try await withThrowingTaskGroup(of: SQLiteDatabase.self) { group in
                 for _ in 0..<4 { group.addTask { try SQLiteDatabase(path: path) } }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -149,9 +144,7 @@ struct SQLiteDatabaseTests {
     }
 
     @Test func sqliteFailuresBecomeBackendErrors() async throws {
-        let database = try SQLiteDatabase.inMemory()
-        let store = SQLiteAccountStore(database: database)
-        try database.close()
+        let store = try sqliteStoreOnClosedDatabase(SQLiteAccountStore.init)
         await #expect {
             _ = try await store.account(username: "alice", host: "example.com")
         } throws: { error in

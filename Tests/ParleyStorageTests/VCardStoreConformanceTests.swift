@@ -7,16 +7,16 @@ import XMPPXML
 struct VCardStoreConformanceTests {
     private static let ns = "vcard-temp"
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func missingIsNil(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func missingIsNil(_ backend: StoreBackend) async throws {
         try await backend.withVCardStore { store throws in
             #expect(try await store.vCard(username: "alice", host: "example.com") == nil)
             #expect(try await store.deleteVCard(username: "alice", host: "example.com") == false)
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func storesExactlyWhatWasSet(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func storesExactlyWhatWasSet(_ backend: StoreBackend) async throws {
         try await backend.withVCardStore { store throws in
             let vCard = richStoredElement("vCard", namespace: Self.ns)
             try await store.setVCard(vCard, username: "alice", host: "example.com")
@@ -28,8 +28,8 @@ struct VCardStoreConformanceTests {
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func setReplacesTheWholeVCard(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func setReplacesTheWholeVCard(_ backend: StoreBackend) async throws {
         try await backend.withVCardStore { store throws in
             try await store.setVCard(richStoredElement("vCard", namespace: Self.ns, marker: "one"), username: "alice", host: "example.com")
             let second = XElement("vCard", namespace: Self.ns, children: [.element(XElement("NICKNAME", namespace: Self.ns, children: [.text("al")]))])
@@ -38,8 +38,8 @@ struct VCardStoreConformanceTests {
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func accountsAreSeparatePerHost(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func accountsAreSeparatePerHost(_ backend: StoreBackend) async throws {
         try await backend.withVCardStore { store throws in
             let com = richStoredElement("vCard", namespace: Self.ns, marker: "com")
             let org = richStoredElement("vCard", namespace: Self.ns, marker: "org")
@@ -51,8 +51,8 @@ struct VCardStoreConformanceTests {
         }
     }
 
-    @Test(arguments: AccountDataStoreBackend.allCases)
-    func deleteRemovesOnlyThatAccount(_ backend: AccountDataStoreBackend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func deleteRemovesOnlyThatAccount(_ backend: StoreBackend) async throws {
         try await backend.withVCardStore { store throws in
             let vCard = richStoredElement("vCard", namespace: Self.ns)
             try await store.setVCard(vCard, username: "alice", host: "example.com")

@@ -1,0 +1,177 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import ParleyKernel
+import ParleyNIO
+import XMPPProtocol
+import XMPPStream
+import XMPPXML
+
+/// Drives one incoming server-to-server connection (RFC 6120 receiving entity).
+final class S2SInboundHandler: ChannelInboundHandler {
+    typealias InboundIn = DecodedStreamEvent
+    typealias OutboundOut = ByteBuffer
+
+    private let server: S2SServerContext
+    private let links: S2SLinkManager
+    private let decoder: XMLStreamDecoder
+    private var machine: S2SInboundStateMachine
+    private var context: ChannelHandlerContext?
+    private var remoteAddress = "unknown"
+    private var recorder: PeerCertificateRecorder?
+    private var registryTokens: [Int] = []
+    private var closed = false
+    /// Stanzas wait here while an earlier one is being routed, so order is kept (RFC 6120 §10.1).
+    private var backlog: [Stanza] = []
+    private var routing = false
+
+    init(server: S2SServerContext, links: S2SLinkManager, decoder: XMLStreamDecoder) {
+        self.server = server
+        self.links = links
+        self.decoder = decoder
+        machine = S2SInboundStateMachine(configuration: server.configuration, makeStreamID: { RandomID.make(length: 16) })
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelActive(context: ChannelHandlerContext) {
+        remoteAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        server.logger.debug("s2s connection accepted", metadata: ["address": "\(remoteAddress)"])
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        for token in registryTokens { links.registry.remove(token) }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closed else { return }
+        switch unwrapInboundIn(data) {
+        case .event(let event): perform(machine.receive(event))
+        case .failure(let error):
+            server.logger.info("s2s stream error from bad XML", metadata: ["address": "\(remoteAddress)", "error": "\(error)"])
+            perform(machine.parserFailed(error))
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            let info = recorder?.info
+            let status = PeerCertificateStatus(presented: info != nil) { domain in info?.isValid(for: domain) ?? false }
+            perform(machine.tlsEstablished(certificate: status))
+            return
+        }
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            terminate(StreamError(.connectionTimeout, text: "idle"))
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        server.logger.debug("s2s inbound connection error", metadata: ["address": "\(remoteAddress)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func terminate(_ error: StreamError) {
+        perform(machine.terminate(error))
+    }
+
+    private func perform(_ actions: [S2SInboundStateMachine.Action]) {
+        guard let context else { return }
+        for action in actions {
+            switch action {
+            case .sendStreamHeader(let header):
+                write(header.openingTag())
+            case .send(let element):
+                if element.namespace == NS.streams && element.name == "error" {
+                    server.logger.info("s2s stream error sent", metadata: [
+                        "address": "\(remoteAddress)", "peer": "\(machine.peerDomain ?? "-")",
+                        "condition": "\(StreamError(element: element)?.condition.rawValue ?? "?")"])
+                }
+                write(S2SWriter.render(element))
+            case .sendStreamClose:
+                write(StreamHeader.closingTag)
+            case .startTLS(let host):
+                startTLS(context: context, host: host)
+            case .resetParser:
+                decoder.reset(limits: server.limits.stream)
+            case .verifyDialback(let remote, let local, let key, let streamID):
+                verify(remote: remote, local: local, key: key, streamID: streamID, context: context)
+            case .authenticated(let pair, let method):
+                server.logger.info("s2s inbound authenticated", metadata: [
+                    "remote": "\(pair.remote)", "local": "\(pair.local)", "method": "\(method.rawValue)", "address": "\(remoteAddress)"])
+                registryTokens.append(links.registry.add(.init(local: pair.local, remote: pair.remote, direction: .inbound,
+                                                               method: method.rawValue, secure: machine.isSecure, since: WallClock.seconds())))
+            case .authenticationFailed(let remote, let reason):
+                server.logger.notice("s2s inbound authentication failed", metadata: ["remote": "\(remote)", "reason": "\(reason)", "address": "\(remoteAddress)"])
+            case .deliver(let stanza):
+                route(stanza, context: context)
+            case .closeConnection:
+                closed = true
+                context.flush()
+                context.close(promise: nil)
+                return
+            }
+        }
+        context.flush()
+    }
+
+    private func write(_ text: String) {
+        guard let context, context.channel.isActive else { return }
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+    }
+
+    private func startTLS(context: ChannelHandlerContext, host: String) {
+        context.flush()
+        guard decoder.unconsumedByteCount == 0, let tls = server.serverTLS[host] else {
+            closed = true
+            context.close(promise: nil)
+            return
+        }
+        let recorder = PeerCertificateRecorder()
+        self.recorder = recorder
+        do {
+            try context.pipeline.syncOperations.addHandler(
+                makeS2SServerHandler(context: tls, recorder: recorder, verifier: server.verifier), position: .first)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        decoder.reset(limits: server.limits.stream)
+    }
+
+    private func verify(remote: String, local: String, key: String, streamID: String, context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let links = self.links
+        let promise = context.eventLoop.makePromise(of: Bool.self)
+        promise.completeWithTask { await links.verify(remote: remote, local: local, key: key, streamID: streamID) }
+        promise.futureResult.whenSuccess { valid in
+            let handler = loopBound.value
+            guard !handler.closed else { return }
+            handler.perform(handler.machine.dialbackVerified(remote: remote, local: local, valid: valid))
+        }
+    }
+
+    private func route(_ stanza: Stanza, context: ChannelHandlerContext) {
+        if routing {
+            backlog.append(stanza)
+            return
+        }
+        routing = true
+        let kernel = server.kernel
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { await kernel.dispatch(stanza) }
+        promise.futureResult.whenComplete { _ in
+            let handler = loopBound.value
+            handler.routing = false
+            if !handler.backlog.isEmpty, let context = handler.context {
+                handler.route(handler.backlog.removeFirst(), context: context)
+            }
+        }
+    }
+}

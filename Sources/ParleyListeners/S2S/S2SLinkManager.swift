@@ -1,0 +1,62 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ParleyKernel
+import Synchronization
+import XMPPAddress
+import XMPPProtocol
+import XMPPStream
+
+/// Outgoing server-to-server links, one per (local domain, remote domain) pair, created on demand.
+/// The kernel hands it every stanza for a domain we do not host (RFC 6120 §10.4).
+public final class S2SLinkManager: RemoteRouter {
+    let server: S2SServerContext
+    let group: any EventLoopGroup
+    public let registry = S2SLinkRegistry()
+    private let links = Mutex<[DomainPair: OutboundLink]>([:])
+    private let accepting = Atomic<Bool>(true)
+
+    public init(server: S2SServerContext, group: any EventLoopGroup) {
+        self.server = server
+        self.group = group
+    }
+
+    public func send(_ stanza: Stanza, to domain: String) {
+        guard let fromString = stanza.fromString, let from = try? JID(fromString), server.kernel.isLocal(from) else {
+            server.logger.debug("not sending a stanza whose from is not ours to a remote domain", metadata: ["to": "\(domain)"])
+            return
+        }
+        guard accepting.load(ordering: .relaxed) else {
+            server.kernel.bounce(stanza, StanzaError(.remoteServerNotFound, text: "the server is shutting down"))
+            return
+        }
+        link(for: DomainPair(remote: domain, local: from.domainpart)).enqueue(stanza)
+    }
+
+    /// XEP-0220 §2.1.2: asks `remote`'s authoritative server whether a key it gave us is genuine.
+    func verify(remote: String, local: String, key: String, streamID: String) async -> Bool {
+        await link(for: DomainPair(remote: remote, local: local)).verify(id: streamID, key: key)
+    }
+
+    private func link(for pair: DomainPair) -> OutboundLink {
+        links.withLock { table in
+            if let existing = table[pair], !existing.isFinished { return existing }
+            let link = OutboundLink(pair: pair, eventLoop: group.next(), manager: self)
+            table[pair] = link
+            return link
+        }
+    }
+
+    func finished(_ link: OutboundLink) {
+        links.withLock { table in
+            if table[link.pair] === link { table[link.pair] = nil }
+        }
+    }
+
+    /// Closes every link (shutdown).
+    public func closeAll() {
+        accepting.store(false, ordering: .relaxed)
+        let all = links.withLock { Array($0.values) }
+        for link in all { link.close() }
+    }
+}

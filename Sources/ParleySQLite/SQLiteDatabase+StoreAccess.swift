@@ -1,0 +1,94 @@
+import GRDB
+
+/// A store's public error type, as the SQLite stores report failures in it.
+///
+/// Every store keeps its own error enum (`AccountStoreError`, `RosterStoreError`, ...); conforming it
+/// here says how a SQLite failure becomes one, so the catching itself is written once, in
+/// `SQLiteDatabase.read(mappingErrorsTo:_:)` and `write(mappingErrorsTo:_:)`.
+protocol SQLiteStoreError: Error {
+    /// Any failure: SQLite, GRDB, a closed database. The text names the SQL but not its arguments
+    /// (GRDB keeps them private by default).
+    static func backend(_ description: String) -> Self
+    /// A PRIMARY KEY or UNIQUE constraint failed.
+    static func duplicateKey(_ description: String) -> Self
+}
+
+extension SQLiteStoreError {
+    /// Only a store whose contract has "already exists" tells a duplicate key from other failures.
+    static func duplicateKey(_ description: String) -> Self { backend(description) }
+}
+
+extension SQLiteDatabase {
+    /// Carries an error of any type out of a transaction untouched: thrown inside `write`, it rolls the
+    /// transaction back and the caller gets `error` itself. For errors of a caller's own closure (the
+    /// roster's update body), which are not the store's to translate.
+    struct UnmappedError: Error {
+        var error: any Error
+    }
+
+    /// Runs `body` in a read transaction; a failure reaches the caller as `StoreError` (see `mappingErrors`).
+    func read<T: Sendable, StoreError: SQLiteStoreError>(
+        mappingErrorsTo _: StoreError.Type, _ body: @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try await mappingErrors(to: StoreError.self) { try await writer.read(body) }
+    }
+
+    /// Runs `body` in a write transaction, rolled back if it throws; a failure reaches the caller as
+    /// `StoreError` (see `mappingErrors`).
+    func write<T: Sendable, StoreError: SQLiteStoreError>(
+        mappingErrorsTo _: StoreError.Type, _ body: @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try await mappingErrors(to: StoreError.self) { try await writer.write(body) }
+    }
+
+    /// Runs one statement in its own write transaction and returns how many rows it changed.
+    @discardableResult
+    func execute<StoreError: SQLiteStoreError>(
+        _ sql: String, arguments: StatementArguments, mappingErrorsTo _: StoreError.Type
+    ) async throws -> Int {
+        try await write(mappingErrorsTo: StoreError.self) { db in
+            try db.execute(sql: sql, arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    /// The one translation of failures into a store's error type. Passed through unchanged: the
+    /// store's own errors (thrown inside a transaction to roll it back, or about a row it cannot
+    /// read), `UnmappedError`'s payload, and task cancellation, so callers can tell it from a broken
+    /// database. Anything else (accessing `writer` after `close()` included) becomes `StoreError`.
+    private func mappingErrors<T, StoreError: SQLiteStoreError>(
+        to _: StoreError.Type, _ body: () async throws -> T
+    ) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as UnmappedError {
+            throw error.error
+        } catch let error as StoreError {
+            throw error
+        } catch let error as CancellationError {
+            throw error
+        } catch let error as DatabaseError
+            where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+            || error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+        {
+            throw StoreError.duplicateKey(String(describing: error))
+        } catch {
+            throw StoreError.backend(String(describing: error))
+        }
+    }
+}
+
+extension Database {
+    /// Runs `sql` once per argument list through one cached statement, in the caller's transaction,
+    /// and returns how many rows changed in all (a row an `ON CONFLICT DO NOTHING` skips does not count).
+    @discardableResult
+    func changes(executing sql: String, forEach argumentLists: [StatementArguments]) throws -> Int {
+        let statement = try cachedStatement(sql: sql)
+        var changed = 0
+        for arguments in argumentLists {
+            try statement.execute(arguments: arguments)
+            changed += changesCount
+        }
+        return changed
+    }
+}

@@ -1,0 +1,324 @@
+"""Federation (server-to-server) scenarios with real peers: Prosody, ejabberd and Parley, each in
+its own network namespace, finding each other through DNS (SRV records) and authenticating with
+certificates from a private CA (SASL EXTERNAL, XEP-0178) or dialback (XEP-0220).
+
+Every scenario is parametrised over server pairs (the `pair` fixture in conftest.py). Scenarios
+marked "directed" also run with the pair's roles swapped: the first-named server is the one under
+test (its policy is the one being exercised) and the other is the peer.
+
+    (a) presence subscription and presence, both ways
+    (b) messages, both ways
+    (c) IQs across servers: ping and disco#info (server and client), and vCard
+    (d) a peer with a self-signed certificate: federates through dialback under allow_dialback,
+        refused under require_valid_certificate                                      (directed)
+    (e) a peer whose certificate names another domain is refused under
+        require_valid_certificate                                                    (directed)
+    (f) a stanza to a domain that does not resolve bounces with remote-server-not-found
+    (g) a peer that stops answering (SIGSTOP): a new stanza bounces (remote-server-timeout for
+        Parley) and the sender's server keeps running                                (directed)
+    (h) the first server reaches b.fed.test over direct TLS (XEP-0368), found through its
+        _xmpps-server SRV record
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from fedclient import (bare, body, child, error_condition, error_text, find, is_error_reply, is_iq_reply,
+                       is_message_from, is_presence, kind, short)
+from lab import ALLOW_DIALBACK, REQUIRE_VALID_CERTIFICATE, S2S_TIMEOUT, established
+
+# How long a stanza may take to cross (first use of a connection includes DNS, TLS and dialback).
+DELIVERY_TIMEOUT = 30.0
+# How long to wait before concluding that a refused peer's stanza was not delivered.
+REFUSAL_WINDOW = S2S_TIMEOUT + 5.0
+# How long a bounce may take when the connection attempt fails or times out.
+BOUNCE_TIMEOUT = S2S_TIMEOUT + 25.0
+
+# The stanza error each implementation returns when an outgoing s2s connection times out (the peer
+# accepts TCP but never answers). Parley must say remote-server-timeout (RFC 6120 8.3.3.17).
+# Prosody 0.12 says remote-server-not-found unless the peer had opened a stream (mod_s2s.lua,
+# bounce_sendq: remote-server-timeout only `if session.had_stream`), with the text
+# "Server-to-server connection failed: connection-timeout". ejabberd 23.01 says
+# remote-server-timeout for every failure that is not DNS (ejabberd_s2s_out:mk_bounce_error).
+TIMEOUT_CONDITION = {
+    "parley": {"remote-server-timeout"},
+    "prosody": {"remote-server-not-found"},
+    "ejabberd": {"remote-server-timeout"},
+}
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def deploy_pair(lab, pair, fresh: bool = False):
+    servers = lab.deploy({"a": (pair[0], ALLOW_DIALBACK), "b": (pair[1], ALLOW_DIALBACK)}, fresh=fresh)
+    return servers["a"], servers["b"]
+
+
+def roles(pair, direction):
+    if direction == "rev":
+        if pair[0] == pair[1]:
+            pytest.skip("same server on both sides: covered by 'fwd'")
+        return pair[1], pair[0]
+    return pair
+
+
+def send_message(sender, recipient_jid: str, text: str, mid: str | None = None) -> str:
+    mid = mid or uid("m")
+    sender.send(f"<message to='{recipient_jid}' type='chat' id='{mid}'><body>{text}</body></message>")
+    return mid
+
+
+def exchange_messages(x, y, label: str) -> None:
+    """A message each way, both delivered."""
+    tx, ty = uid(f"{label}-x"), uid(f"{label}-y")
+    send_message(x, y.jid, tx)
+    send_message(y, x.jid, ty)
+    y.wait_for(is_message_from(x.jid, tx), DELIVERY_TIMEOUT, f"message from {x.jid}")
+    x.wait_for(is_message_from(y.jid, ty), DELIVERY_TIMEOUT, f"message from {y.jid}")
+
+
+def assert_refused(x, y, under: str) -> None:
+    """x is on the server under test (strict), y on the peer it must refuse: x's message to y
+    bounces back to x with an error, and y's message never reaches x."""
+    tx, ty = uid("to-peer"), uid("from-peer")
+    mx = send_message(x, y.jid, tx)
+    my = send_message(y, x.jid, ty)
+    err = x.wait_for(is_error_reply("message", mx), BOUNCE_TIMEOUT,
+                     f"error bounce for the message to the refused peer {y.jid}")
+    assert error_condition(err) is not None, f"bounce without a condition: {short(err)}"
+    y.none_within(is_message_from(x.jid, tx), 1.0, "message through a refused connection")
+    x.none_within(is_message_from(y.jid, ty), REFUSAL_WINDOW,
+                  f"message from the refused peer {y.jid} delivered by {under}")
+    # The peer learns of the refusal too (its own server bounces the message); reported, and
+    # checked, because a refusal the peer never notices would leave its users waiting forever.
+    peer_err = y.wait_for(is_error_reply("message", my), BOUNCE_TIMEOUT,
+                          f"error bounce at the peer for its message to {x.jid}")
+    assert error_condition(peer_err) is not None
+
+
+# ----------------------------------------------------------------------------- (a) presence
+
+def test_presence_subscription_both_ways(lab, pair, clients):
+    a, b = deploy_pair(lab, pair)
+    x, y = clients(a, "pres"), clients(b, "pres")
+
+    for sub, owner in ((x, y), (y, x)):
+        sub.send(f"<presence to='{owner.jid}' type='subscribe' id='{uid('sub')}'/>")
+        owner.wait_for(is_presence(sub.jid, "subscribe"), DELIVERY_TIMEOUT,
+                       f"subscription request from {sub.jid}")
+        owner.send(f"<presence to='{sub.jid}' type='subscribed' id='{uid('ok')}'/>")
+        sub.wait_for(is_presence(owner.jid, "subscribed"), DELIVERY_TIMEOUT,
+                     f"subscription approval from {owner.jid}")
+        # On approval the contact's server sends the contact's current presence.
+        sub.wait_for(is_presence(owner.jid, None), DELIVERY_TIMEOUT,
+                     f"available presence of {owner.jid} after approval")
+
+    # Presence updates now flow both ways.
+    for sender, watcher in ((x, y), (y, x)):
+        status = uid("status")
+        sender.send(f"<presence><show>away</show><status>{status}</status></presence>")
+        watcher.wait_for(is_presence(sender.jid, None, status), DELIVERY_TIMEOUT,
+                         f"presence update '{status}' from {sender.jid}")
+
+    # Both rosters say subscription='both'.
+    for owner, contact in ((x, y), (y, x)):
+        iq_id = uid("roster")
+        owner.send(f"<iq type='get' id='{iq_id}'><query xmlns='jabber:iq:roster'/></iq>")
+        reply = owner.wait_for(is_iq_reply(iq_id), 15, "roster result")
+        assert reply.get("type") == "result", short(reply)
+        items = {bare(i.get("jid")): i.get("subscription") for i in find(reply, "query")}
+        assert items.get(bare(contact.jid)) == "both", f"{owner.jid} roster: {items}"
+
+    # Going offline is seen by the contact.
+    x.send("<presence type='unavailable'/>")
+    y.wait_for(is_presence(x.jid, "unavailable"), DELIVERY_TIMEOUT, f"unavailable presence from {x.jid}")
+
+
+# ----------------------------------------------------------------------------- (b) messages
+
+def test_messages_both_ways(lab, pair, clients):
+    a, b = deploy_pair(lab, pair)
+    x, y = clients(a, "msg"), clients(b, "msg")
+    for sender, recipient in ((x, y), (y, x)):
+        # Three messages: to the bare JID, to the full JID, and to the bare JID again; they must
+        # all arrive, in order.
+        texts = [uid("first"), uid("second"), uid("third")]
+        send_message(sender, recipient.jid, texts[0])
+        send_message(sender, recipient.full_jid, texts[1])
+        send_message(sender, recipient.jid, texts[2])
+        got = [recipient.wait_for(is_message_from(sender.jid, t), DELIVERY_TIMEOUT, f"message '{t}'")
+               for t in texts]
+        order = [recipient.stanzas.index(st) for st in got]
+        assert order == sorted(order), f"messages arrived out of order: {[body(g) for g in got]}"
+        assert all(g.get("from", "").startswith(sender.jid + "/") for g in got), \
+            f"from should be the sender's full JID: {[g.get('from') for g in got]}"
+
+
+# ---------------------------------------------------------------------------------- (c) IQs
+
+def test_iq_ping_and_disco_across(lab, pair, clients):
+    a, b = deploy_pair(lab, pair)
+    x, y = clients(a, "iq"), clients(b, "iq")
+    for asker, other in ((x, y), (y, x)):
+        remote_domain = other.server.domain
+        # XEP-0199 ping to the remote server itself.
+        ping_id = uid("ping")
+        asker.send(f"<iq to='{remote_domain}' type='get' id='{ping_id}'><ping xmlns='urn:xmpp:ping'/></iq>")
+        reply = asker.wait_for(is_iq_reply(ping_id), DELIVERY_TIMEOUT, f"ping result from {remote_domain}")
+        assert reply.get("type") == "result", short(reply)
+        assert bare(reply.get("from")) == remote_domain
+
+        # XEP-0030 disco#info of the remote server: an identity of category 'server'.
+        disco_id = uid("disco")
+        asker.send(f"<iq to='{remote_domain}' type='get' id='{disco_id}'>"
+                   "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        reply = asker.wait_for(is_iq_reply(disco_id), DELIVERY_TIMEOUT, f"disco#info from {remote_domain}")
+        assert reply.get("type") == "result", short(reply)
+        query = find(reply, "query")
+        identities = [(i.get("category"), i.get("type")) for i in query if i.tag.endswith("identity")]
+        features = {f.get("var") for f in query if f.tag.endswith("feature")}
+        assert ("server", "im") in identities, f"identities: {identities}"
+        assert "http://jabber.org/protocol/disco#info" in features, f"features: {features}"
+
+        # An IQ routed to the remote client (answered by slixmpp): ping and disco#info.
+        cping = uid("cping")
+        asker.send(f"<iq to='{other.full_jid}' type='get' id='{cping}'><ping xmlns='urn:xmpp:ping'/></iq>")
+        reply = asker.wait_for(is_iq_reply(cping), DELIVERY_TIMEOUT, f"ping result from {other.full_jid}")
+        assert reply.get("type") == "result" and reply.get("from") == other.full_jid, short(reply)
+        cdisco = uid("cdisco")
+        asker.send(f"<iq to='{other.full_jid}' type='get' id='{cdisco}'>"
+                   "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        reply = asker.wait_for(is_iq_reply(cdisco), DELIVERY_TIMEOUT, f"disco#info from {other.full_jid}")
+        assert reply.get("type") == "result", short(reply)
+
+        # An IQ to a resource that does not exist comes back as an error from the remote side.
+        gone = uid("gone")
+        asker.send(f"<iq to='{other.jid}/no-such-resource' type='get' id='{gone}'>"
+                   "<ping xmlns='urn:xmpp:ping'/></iq>")
+        reply = asker.wait_for(is_iq_reply(gone), DELIVERY_TIMEOUT, "error for a missing resource")
+        assert reply.get("type") == "error", short(reply)
+        assert error_condition(reply) in ("service-unavailable", "item-not-found",
+                                          "recipient-unavailable"), short(reply)
+
+
+def test_iq_vcard_across(lab, pair, clients):
+    a, b = deploy_pair(lab, pair)
+    x, y = clients(a, "iq"), clients(b, "iq")
+    for owner, reader in ((y, x), (x, y)):
+        name = uid("Full Name")
+        set_id = uid("vset")
+        owner.send(f"<iq type='set' id='{set_id}'><vCard xmlns='vcard-temp'><FN>{name}</FN></vCard></iq>")
+        reply = owner.wait_for(is_iq_reply(set_id), 15, "vCard set result")
+        assert reply.get("type") == "result", f"{owner.server.kind} refused a vCard set: {short(reply)}"
+        get_id = uid("vget")
+        reader.send(f"<iq to='{owner.jid}' type='get' id='{get_id}'><vCard xmlns='vcard-temp'/></iq>")
+        reply = reader.wait_for(is_iq_reply(get_id), DELIVERY_TIMEOUT, f"vCard of {owner.jid}")
+        assert reply.get("type") == "result", short(reply)
+        assert bare(reply.get("from")) == owner.jid
+        fn = find(reply, "FN")
+        assert fn is not None and fn.text == name, short(reply)
+
+
+# -------------------------------------------------------------------- (d) self-signed peer
+
+@pytest.mark.parametrize("direction", ["fwd", "rev"])
+def test_self_signed_peer_federates_with_dialback(lab, pair, direction, clients):
+    under, peer = roles(pair, direction)
+    s = lab.deploy({"a": (under, ALLOW_DIALBACK), "c": (peer, ALLOW_DIALBACK)}, fresh=True)
+    x, y = clients(s["a"], "cert"), clients(s["c"], "cert")
+    exchange_messages(x, y, "dialback")
+
+
+@pytest.mark.parametrize("direction", ["fwd", "rev"])
+def test_self_signed_peer_refused_when_strict(lab, pair, direction, clients):
+    under, peer = roles(pair, direction)
+    s = lab.deploy({"a": (under, REQUIRE_VALID_CERTIFICATE), "c": (peer, ALLOW_DIALBACK)}, fresh=True)
+    x, y = clients(s["a"], "cert"), clients(s["c"], "cert")
+    assert_refused(x, y, under)
+    assert s["a"].alive(), f"{under} died while refusing a peer"
+
+
+# --------------------------------------------------------------------- (e) wrong-name peer
+
+@pytest.mark.parametrize("direction", ["fwd", "rev"])
+def test_wrong_name_certificate_refused(lab, pair, direction, clients):
+    under, peer = roles(pair, direction)
+    s = lab.deploy({"a": (under, REQUIRE_VALID_CERTIFICATE), "d": (peer, ALLOW_DIALBACK)}, fresh=True)
+    x, y = clients(s["a"], "cert"), clients(s["d"], "cert")
+    assert_refused(x, y, under)
+    assert s["a"].alive(), f"{under} died while refusing a peer"
+
+
+# ------------------------------------------------------------------ (f) unresolvable domain
+
+def test_unresolvable_domain_bounces(lab, pair, clients):
+    a, b = deploy_pair(lab, pair)
+    nowhere = lab.topology.unresolvable_domain
+    for server in (a, b):
+        x = clients(server, "bounce")
+        target = f"someone@{nowhere}"
+        mid = send_message(x, target, uid("void"))
+        iq_id = uid("void-iq")
+        x.send(f"<iq to='{nowhere}' type='get' id='{iq_id}'><ping xmlns='urn:xmpp:ping'/></iq>")
+        for stanza_kind, sid in (("message", mid), ("iq", iq_id)):
+            err = x.wait_for(is_error_reply(stanza_kind, sid), BOUNCE_TIMEOUT,
+                             f"{stanza_kind} error bounce from {server.kind} for {nowhere}")
+            assert error_condition(err) == "remote-server-not-found", \
+                f"{server.kind}: {short(err)}"
+            assert bare(err.get("from")).endswith(nowhere), short(err)
+
+
+# ------------------------------------------------------------------- (g) unresponsive peer
+
+@pytest.mark.parametrize("direction", ["fwd", "rev"])
+def test_unresponsive_peer_times_out(lab, pair, direction, clients):
+    under, peer = roles(pair, direction)
+    s = lab.deploy({"a": (under, ALLOW_DIALBACK), "b": (peer, ALLOW_DIALBACK)}, fresh=True)
+    sender_server, silent = s["a"], s["b"]
+    x = clients(sender_server, "stall")
+    silent.pause()  # SIGSTOP: the kernel still accepts TCP connections, nothing answers
+    try:
+        started = time.monotonic()
+        mid = send_message(x, silent.jid("stall"), uid("into-the-void"))
+        err = x.wait_for(is_error_reply("message", mid), BOUNCE_TIMEOUT,
+                         f"error bounce from {under} for a message to the stopped peer")
+        took = time.monotonic() - started
+        condition = error_condition(err)
+        assert condition in TIMEOUT_CONDITION[under], \
+            (f"{under} bounced with <{condition}/> ({error_text(err)!r}) after {took:.1f}s; "
+             f"expected {sorted(TIMEOUT_CONDITION[under])}: {short(err)}")
+        assert took >= S2S_TIMEOUT - 2, f"bounced after {took:.1f}s, before the {S2S_TIMEOUT}s timeout"
+
+        # The sender's server is still there and still serves: a ping to itself and a new login.
+        assert sender_server.alive(), f"{under} exited"
+        ping_id = uid("self-ping")
+        x.send(f"<iq to='{sender_server.domain}' type='get' id='{ping_id}'><ping xmlns='urn:xmpp:ping'/></iq>")
+        reply = x.wait_for(is_iq_reply(ping_id), 10, f"ping result from {sender_server.domain}")
+        assert reply.get("type") == "result", short(reply)
+        clients(sender_server, "probe")
+    finally:
+        silent.resume()
+
+
+# ----------------------------------------------------------------------- (h) direct TLS
+
+def test_direct_tls_to_xmpps_server_srv(lab, pair, clients):
+    a, b = deploy_pair(lab, pair)
+    topo = lab.topology
+    assert b.domain == topo.direct_tls_domain
+    if not b.direct_tls:
+        pytest.skip(f"{b.kind} on {b.domain} has no direct TLS s2s listener: {lab.parley.get('reason')}")
+    x, y = clients(a, "dtls"), clients(b, "dtls")
+    text = uid("over-direct-tls")
+    send_message(x, y.jid, text)
+    y.wait_for(is_message_from(x.jid, text), DELIVERY_TIMEOUT, f"message from {x.jid}")
+    conns = established(b.host.namespace, topo.s2s_direct_tls_port)
+    from_a = [c for c in conns if f"{a.host.ip}:" in c]
+    assert from_a, (f"no connection from {a.kind} ({a.host.ip}) to {b.domain}:{topo.s2s_direct_tls_port}; "
+                    f"established on that port: {conns}; {a.kind} did not use the _xmpps-server SRV record")
