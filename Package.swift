@@ -79,6 +79,7 @@ let package = Package(
         .target(name: "ParleyApp", dependencies: [
             "ParleyListeners", "ParleyConfig", "ParleySQLite", "ParleyIM", "ParleyKernel", "ParleyNIO", "ParleyStorage",
             "XMPPSASL", "XMPPAddress",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

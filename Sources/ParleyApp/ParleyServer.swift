@@ -96,11 +96,27 @@ public final class ParleyServer: Service {
                     channels.append(try await S2SListener.bind(group: group, address: s2s.address, port: s2s.port, links: links))
                     logger.notice("listening for servers (s2s)", metadata: ["address": "\(s2s.address)", "port": "\(s2s.port)"])
                 }
+                if let direct = config.listeners.s2sDirectTLS {
+                    let contexts = try TLSContexts(identities: identities, defaultHost: config.hosts.first?.name,
+                                                   applicationProtocols: [TLSContexts.xmppServerALPN]) { _, tls in
+                        configureS2SPeerCertificateRequest(&tls)
+                    }
+                    channels.append(try await S2SListener.bind(group: group, address: direct.address, port: direct.port,
+                                                               links: links, directTLS: contexts))
+                    logger.notice("listening for servers (s2s direct TLS)", metadata: ["address": "\(direct.address)", "port": "\(direct.port)"])
+                }
             }
         } catch {
             for channel in channels { try? await channel.close() }
             try? await group.shutdownGracefully()
             throw error
+        }
+        let admin = AdminCommands(kernel: kernel, federation: federation, connections: connections)
+        do {
+            channels.append(try await AdminSocket.bind(group: group, path: AdminClient.socketPath(dataDirectory: config.dataDirectory),
+                                                       logger: logger, handle: admin.handle))
+        } catch {
+            logger.warning("no admin socket; `parley s2s list` will not reach this server", metadata: ["error": "\(error)"])
         }
         logger.notice("parley is ready", metadata: ["hosts": "\(hosts.sorted().joined(separator: ","))"])
 

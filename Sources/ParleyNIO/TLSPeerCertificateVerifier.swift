@@ -52,6 +52,18 @@ public struct PeerCertificateVerifier: Sendable {
             // presents (nor whether the CN fallback applies), so it authenticates nothing.
             return info
         }
+        if roots.pinned.contains(leaf) {
+            // An end-entity certificate the operator listed among the roots (pinning, typically a
+            // peer's self-signed certificate): trusted as itself, within its validity period.
+            // swift-certificates' RFC 5280 policy refuses a root that is not a CA, so this case
+            // is decided here (BoringSSL's pinning behaves the same way).
+            if now < leaf.notValidBefore || now > leaf.notValidAfter {
+                info.failure = Self.describe([], leaf: leaf, now: now)
+            } else {
+                info.chainTrusted = true
+            }
+            return info
+        }
         var verifier = Verifier(rootCertificates: roots.store) {
             RFC5280Policy(fixedExpiryValidationTime: now)
         }

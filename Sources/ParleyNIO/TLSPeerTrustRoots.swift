@@ -8,7 +8,9 @@ import X509
 ///
 /// By default this is the operating system's bundle (``systemBundlePath``, Debian/Ubuntu/Alpine
 /// layout); an operator may point it at another PEM file, for example a private federation's CA.
-/// Loaded once at start-up and shared: the parsed certificates and the lookup structure the
+/// A root may also be a peer's own end-entity certificate (a pinned self-signed certificate,
+/// such as the ones ``CertificateStore`` generates): the verifier then trusts exactly that
+/// certificate. Loaded once at start-up and shared: the parsed certificates and the lookup structure the
 /// verifier needs are both built here, not per connection.
 public struct TrustRoots: Sendable {
     /// Debian, Ubuntu, Arch and Alpine keep the system's trusted CAs here, one PEM file.
@@ -24,6 +26,8 @@ public struct TrustRoots: Sendable {
     public let skippedCount: Int
     /// `certificates` indexed by subject, as `Verifier` takes them.
     let store: X509.CertificateStore
+    /// `certificates` for exact-match lookups (pinned end-entity certificates).
+    let pinned: Set<Certificate>
 
     /// Trusts exactly these certificates (tests, pinned federation CAs).
     public init(certificates: [Certificate]) {
@@ -31,6 +35,7 @@ public struct TrustRoots: Sendable {
         self.path = nil
         self.skippedCount = 0
         self.store = X509.CertificateStore(certificates)
+        self.pinned = Set(certificates)
     }
 
     /// Loads every certificate of a PEM bundle.
@@ -72,6 +77,7 @@ public struct TrustRoots: Sendable {
         self.path = path
         self.skippedCount = skipped
         self.store = X509.CertificateStore(certificates)
+        self.pinned = Set(certificates)
     }
 
     /// The roots as NIOSSL certificates, for a `TLSConfiguration.trustRoots` that lets

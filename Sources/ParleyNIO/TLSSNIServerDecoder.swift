@@ -58,10 +58,16 @@ public final class TLSSNIServerDecoder: ByteToMessageDecoder {
         self.serverNameKnown(result)
     }
 
+    /// Makes the TLS handler for the chosen host; by default a plain `NIOSSLServerHandler`.
+    /// Server-to-server listeners pass one with a peer-certificate verification callback.
+    private let makeTLSHandler: ((String, NIOSSLContext) -> NIOSSLServerHandler)?
+
     /// Prefer ``makeSNIServerTLSHandler(contexts:onSelected:)``.
-    public init(contexts: TLSContexts, onSelected: @escaping @Sendable (String) -> Void) {
+    public init(contexts: TLSContexts, onSelected: @escaping @Sendable (String) -> Void,
+                makeTLSHandler: ((String, NIOSSLContext) -> NIOSSLServerHandler)? = nil) {
         self.contexts = contexts
         self.onSelected = onSelected
+        self.makeTLSHandler = makeTLSHandler
     }
 
     public func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -95,8 +101,9 @@ public final class TLSSNIServerDecoder: ByteToMessageDecoder {
         do {
             // After this decoder, not at .first: on removal it replays the held ClientHello
             // bytes to the handler after it, which must be the TLS handler.
+            let sslContext = contexts.contextOrDefault(forHost: host)
             try context.pipeline.syncOperations.addHandler(
-                NIOSSLServerHandler(context: contexts.contextOrDefault(forHost: host)),
+                makeTLSHandler?(host, sslContext) ?? NIOSSLServerHandler(context: sslContext),
                 position: .after(context.handler)
             )
             return context.eventLoop.makeSucceededVoidFuture()

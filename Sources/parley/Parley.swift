@@ -5,7 +5,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Parley, an XMPP (Jabber) server.",
-        subcommands: [Run.self, User.self, Config.self])
+        subcommands: [Run.self, User.self, Config.self, S2S.self])
 }
 
 /// `--config PATH`, shared by every command that needs the configuration.

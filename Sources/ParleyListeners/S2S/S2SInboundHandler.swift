@@ -26,11 +26,18 @@ final class S2SInboundHandler: ChannelInboundHandler {
     private var backlog: [Stanza] = []
     private var routing = false
 
-    init(server: S2SServerContext, links: S2SLinkManager, decoder: XMLStreamDecoder) {
+    init(server: S2SServerContext, links: S2SLinkManager, decoder: XMLStreamDecoder, directTLS: Bool = false) {
         self.server = server
         self.links = links
         self.decoder = decoder
-        machine = S2SInboundStateMachine(configuration: server.configuration, makeStreamID: { RandomID.make(length: 16) })
+        machine = S2SInboundStateMachine(configuration: server.configuration, directTLS: directTLS, makeStreamID: { RandomID.make(length: 16) })
+    }
+
+    /// For direct TLS: the recorder the listener's TLS handler writes the peer's certificate to.
+    func useRecorder() -> PeerCertificateRecorder {
+        let recorder = PeerCertificateRecorder()
+        self.recorder = recorder
+        return recorder
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }

@@ -1,0 +1,73 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ParleyKernel
+import ParleyListeners
+import Synchronization
+
+/// What the admin socket answers. Commands: `s2s list`, `status`.
+struct AdminCommands: Sendable {
+    let kernel: Kernel
+    let federation: S2SLinkManager?
+    let connections: ConnectionTracker
+
+    func handle(_ line: String) async -> String {
+        switch line {
+        case "s2s list":
+            let entries = federation?.registry.all ?? []
+            return Self.json(entries)
+        case "status":
+            return Self.json(["sessions": kernel.sessions.count, "connections": connections.count,
+                              "s2s_links": federation?.registry.all.count ?? 0])
+        default:
+            return Self.json(["error": "unknown command"])
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+/// The client side of the admin socket, for `parley` commands.
+public enum AdminClient {
+    public static func socketPath(dataDirectory: String) -> String {
+        (dataDirectory as NSString).appendingPathComponent("parley.sock")
+    }
+
+    /// Sends one command to the running server and returns its JSON answer.
+    public static func request(_ command: String, dataDirectory: String) async throws -> String {
+        let path = socketPath(dataDirectory: dataDirectory)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(unixDomainSocketPath: path).get()
+        let collector = ResponseCollector(promise: channel.eventLoop.makePromise())
+        try await channel.pipeline.addHandler(collector).get()
+        try await channel.writeAndFlush(channel.allocator.buffer(string: command + "\n")).get()
+        return try await collector.promise.futureResult.get()
+    }
+}
+
+private final class ResponseCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let promise: EventLoopPromise<String>
+    private let received = Mutex<[UInt8]>([])
+
+    init(promise: EventLoopPromise<String>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = Array(unwrapInboundIn(data).readableBytesView)
+        received.withLock { $0 += bytes }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let text = received.withLock { String(decoding: $0, as: UTF8.self) }
+        promise.succeed(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.fail(error)
+        context.close(promise: nil)
+    }
+}
