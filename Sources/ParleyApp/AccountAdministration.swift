@@ -22,6 +22,7 @@ public struct AccountAdministration: Sendable {
         case invalidPassword
         case alreadyExists(String)
         case noSuchUser(String)
+        case invalidImportLine(Int, String)
 
         public var description: String {
             switch self {
@@ -30,6 +31,7 @@ public struct AccountAdministration: Sendable {
             case .invalidPassword: "the password is empty or contains characters that are not allowed"
             case .alreadyExists(let jid): "\(jid) already exists"
             case .noSuchUser(let jid): "\(jid) does not exist"
+            case .invalidImportLine(let line, let problem): "line \(line): \(problem)"
             }
         }
     }

@@ -9,7 +9,7 @@ import XMPPAddress
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage accounts.",
-        subcommands: [Add.self, Passwd.self, Delete.self, List.self, Roster.self, AddContact.self, Offline.self])
+        subcommands: [Add.self, Passwd.self, Delete.self, List.self, Import.self, Roster.self, AddContact.self, Offline.self])
 
     /// The server's stores and modules, without its listeners: what the account commands act through.
     static func composition(_ options: ConfigOption) throws -> ServerComposition {
@@ -86,6 +86,33 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let admin = try User.administration(options)
             for jid in try await admin.list(host: host?.lowercased()) { print(jid) }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create many accounts from a file: one per line, 'jid password [contact …]'; contacts become mutual subscriptions.",
+            discussion: "Existing accounts are left as they are. The whole file is checked before anything is written.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The file to read ('-' for standard input).") var file: String
+
+        func run() async throws {
+            let config = try ConfigLoading.load(options)
+            let composition = try User.composition(options)
+            let admin = AccountAdministration(kernel: composition.kernel, scramIterations: config.sasl.scramIterations)
+            let importer = AccountImport(administration: admin, rosters: composition.stores.rosters)
+            let text: String
+            if file == "-" {
+                text = AnySequence { AnyIterator { readLine(strippingNewline: false) } }.joined()
+            } else {
+                guard let contents = FileManager.default.contents(atPath: file) else { throw CLIError("cannot read \(file)") }
+                text = String(decoding: contents, as: UTF8.self)
+            }
+            let lines = try await User.administer { try importer.parse(text) }
+            let summary = try await User.administer {
+                try await importer.run(lines, now: Int64(Date().timeIntervalSince1970), parallelism: ProcessInfo.processInfo.activeProcessorCount)
+            }
+            print("imported \(summary.created) account(s), \(summary.skipped) already existed, \(summary.contactPairs) contact pair(s)")
         }
     }
 

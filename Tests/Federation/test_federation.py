@@ -33,8 +33,8 @@ from lab import ALLOW_DIALBACK, REQUIRE_VALID_CERTIFICATE, S2S_TIMEOUT, establis
 
 # How long a stanza may take to cross (first use of a connection includes DNS, TLS and dialback).
 DELIVERY_TIMEOUT = 30.0
-# How long to wait before concluding that a refused peer's stanza was not delivered.
-REFUSAL_WINDOW = S2S_TIMEOUT + 5.0
+# How long to keep watching for a stanza that must not arrive, after both sides gave up.
+QUIET_WINDOW = 3.0
 # How long a bounce may take when the connection attempt fails or times out.
 BOUNCE_TIMEOUT = S2S_TIMEOUT + 25.0
 
@@ -85,21 +85,23 @@ def exchange_messages(x, y, label: str) -> None:
 
 def assert_refused(x, y, under: str) -> None:
     """x is on the server under test (strict), y on the peer it must refuse: x's message to y
-    bounces back to x with an error, and y's message never reaches x."""
+    bounces back to x with an error, y's message to x bounces back to y, and neither is
+    delivered."""
     tx, ty = uid("to-peer"), uid("from-peer")
     mx = send_message(x, y.jid, tx)
     my = send_message(y, x.jid, ty)
     err = x.wait_for(is_error_reply("message", mx), BOUNCE_TIMEOUT,
                      f"error bounce for the message to the refused peer {y.jid}")
     assert error_condition(err) is not None, f"bounce without a condition: {short(err)}"
-    y.none_within(is_message_from(x.jid, tx), 1.0, "message through a refused connection")
-    x.none_within(is_message_from(y.jid, ty), REFUSAL_WINDOW,
-                  f"message from the refused peer {y.jid} delivered by {under}")
-    # The peer learns of the refusal too (its own server bounces the message); reported, and
-    # checked, because a refusal the peer never notices would leave its users waiting forever.
+    # The peer's own server bounces its message once the server under test has refused it (a
+    # refusal the peer never notices would leave its users waiting forever).
     peer_err = y.wait_for(is_error_reply("message", my), BOUNCE_TIMEOUT,
                           f"error bounce at the peer for its message to {x.jid}")
-    assert error_condition(peer_err) is not None
+    assert error_condition(peer_err) is not None, f"bounce without a condition: {short(peer_err)}"
+    # Neither message got through (checked once both sides have given up, plus a short grace).
+    x.none_within(is_message_from(y.jid, ty), QUIET_WINDOW,
+                  f"message from the refused peer {y.jid} delivered by {under}")
+    y.none_within(is_message_from(x.jid, tx), 0.1, "message through a refused connection")
 
 
 # ----------------------------------------------------------------------------- (a) presence
@@ -276,11 +278,29 @@ def test_unresolvable_domain_bounces(lab, pair, clients):
 
 # ------------------------------------------------------------------- (g) unresponsive peer
 
+# Prosody 0.12 arms its s2s_timeout only once a connection is established, and for a direct TLS
+# target that is after the TLS handshake, which a stopped peer never completes: the stanza then
+# waits for TCP to give up (mod_s2s.lua initialize_session / net.connect).
+PROSODY_DIRECT_TLS_TIMEOUT_GAP = ("Prosody 0.12 applies s2s_timeout only after the TLS handshake of a "
+                                  "direct TLS connection; a stopped peer hangs the handshake, so nothing "
+                                  "bounces within the test's time")
+
+
+@pytest.mark.parametrize("via", ["starttls", "direct_tls"])
 @pytest.mark.parametrize("direction", ["fwd", "rev"])
-def test_unresponsive_peer_times_out(lab, pair, direction, clients):
+def test_unresponsive_peer_times_out(lab, pair, direction, via, clients, request):
+    """via=starttls: the silent peer is a.fed.test (only _xmpp-server), the sender on b.
+    via=direct_tls: the silent peer is b.fed.test, reached first through _xmpps-server."""
     under, peer = roles(pair, direction)
-    s = lab.deploy({"a": (under, ALLOW_DIALBACK), "b": (peer, ALLOW_DIALBACK)}, fresh=True)
-    sender_server, silent = s["a"], s["b"]
+    sender_host, silent_host = ("b", "a") if via == "starttls" else ("a", "b")
+    if via == "direct_tls":
+        if not lab.supports_direct_tls(peer):
+            pytest.skip(f"{peer} has no direct TLS s2s listener: {lab.parley.get('reason')}")
+        if under == "prosody":
+            request.applymarker(pytest.mark.xfail(reason=PROSODY_DIRECT_TLS_TIMEOUT_GAP, run=False))
+            pytest.xfail(PROSODY_DIRECT_TLS_TIMEOUT_GAP)
+    s = lab.deploy({sender_host: (under, ALLOW_DIALBACK), silent_host: (peer, ALLOW_DIALBACK)}, fresh=True)
+    sender_server, silent = s[sender_host], s[silent_host]
     x = clients(sender_server, "stall")
     silent.pause()  # SIGSTOP: the kernel still accepts TCP connections, nothing answers
     try:
