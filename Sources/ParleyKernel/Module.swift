@@ -77,7 +77,8 @@ public final class ModuleRegistrar {
     public func onDeliveredMessage(priority: Int = 0, _ hook: @escaping DeliveredMessageHook) { table.delivered.insert(hook, priority: priority) }
     public func filterDelivery(_ filter: @escaping DeliveryFilter) { table.deliveryFilters.append(filter) }
     public func onSessionBound(priority: Int = 0, _ hook: @escaping SessionHook) { table.sessionBound.insert(hook, priority: priority) }
-    /// The session sent available presence for the first time (RFC 6121 §4.2), announced by the presence module.
+    /// The session became a delivery target: it sent initial presence (RFC 6121 §4.2), or raised its
+    /// priority from negative to non-negative (XEP-0160 §2). Announced by the presence module.
     public func onSessionAvailable(priority: Int = 0, _ hook: @escaping SessionHook) { table.sessionAvailable.insert(hook, priority: priority) }
     public func onSessionClosed(priority: Int = 0, _ hook: @escaping SessionHook) { table.sessionClosed.insert(hook, priority: priority) }
     public func onAccountDeleted(_ hook: @escaping AccountHook) { table.accountDeleted.append(hook) }

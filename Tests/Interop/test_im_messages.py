@@ -49,8 +49,10 @@ def _wait_offline_count(server, jid: str, expected: int, timeout: float = 10.0) 
 # ------------------------------------------------------------------ routing (RFC 6121 §8.5)
 
 def test_bare_jid_message_goes_to_highest_priority_resource(server):
-    """RFC 6121 §8.5.2.1.1: a message to the bare JID goes to the available resource with the
-    highest priority (5 beats 1); the other resource does not get it."""
+    """RFC 6121 §8.5.2.1.1: a chat message to the bare JID goes to the "most available" resource,
+    here the one with the highest priority (5 beats 1); the other resource does not get it. (The
+    RFC also allows delivering to every non-negative resource; Parley, like most servers, picks
+    the highest priority, and this test pins that choice.)"""
     acc = unique_accounts(server, "alice", "bob")
     bob_jid = acc["bob"][0]
 
@@ -70,9 +72,8 @@ def test_bare_jid_message_goes_to_highest_priority_resource(server):
 
 
 def test_bare_jid_message_goes_to_all_resources_of_equal_highest_priority(server):
-    """RFC 6121 §8.5.2.1.1: with two resources at the same highest priority the server delivers
-    to both ("MUST deliver the message to all of the non-negative resources that have the highest
-    priority" is one of the allowed choices; Parley does that), never to a lower one."""
+    """RFC 6121 §8.5.2.1.1: with two resources sharing the highest priority, Parley delivers the
+    message to both of them (one of the choices the RFC allows), and not to a lower one."""
     acc = unique_accounts(server, "alice", "bob")
     bob_jid = acc["bob"][0]
 

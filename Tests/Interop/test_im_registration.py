@@ -7,7 +7,7 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 import slix
-from xmpp_raw import CLIENT_NS, SASL_NS, STANZA_ERRORS_NS, RawStream, local_name, q
+from xmpp_raw import CLIENT_NS, STANZA_ERRORS_NS, RawStream, local_name, q
 
 REGISTER_NS = "jabber:iq:register"
 REGISTER_FEATURE_NS = "http://jabber.org/features/iq-register"

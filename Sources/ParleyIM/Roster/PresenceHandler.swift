@@ -91,8 +91,8 @@ struct PresenceHandler: Sendable {
         presence[attribute: "from"] = session.jid.description
         presence[attribute: "to"] = nil
         let stored = presence
-        let wasAvailable = session.update { state -> Bool in
-            let was = state.isAvailable
+        let (wasAvailable, oldPriority) = session.update { state -> (Bool, Int) in
+            let was = (state.isAvailable, state.priority)
             state.availablePresence = stored
             state.priority = priority
             state.sentInitialPresence = true
@@ -109,7 +109,12 @@ struct PresenceHandler: Sendable {
         for resource in kernel.availableSessions(of: user) {
             kernel.deliver(RosterContext.addressed(presence, from: session.jid, to: resource.jid), to: resource)
         }
-        guard !wasAvailable else { return }
+        guard !wasAvailable else {
+            // XEP-0160 §2 step 5: a resource that raises its priority from negative to non-negative
+            // becomes a delivery target for what was kept while it could not be one.
+            if oldPriority < 0 && priority >= 0 { await kernel.sessionBecameAvailable(session) }
+            return
+        }
 
         // §4.2.2: probe the contacts the user is subscribed to, on behalf of this resource, so their
         // answers reach only it (§4.3.1).
