@@ -1,12 +1,23 @@
-/// Random identifiers for stream ids, generated resources and stanza ids.
+/// Random identifiers for stream ids, generated resources and request ids.
 public enum RandomID {
-    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+    /// 64 URL-safe characters: each takes exactly six random bits, so there is no modulo bias.
+    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_".utf8)
 
     public static func make(length: Int = 16) -> String {
+        // One 64-bit draw (a getrandom(2) call on Linux) yields ten characters.
         var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8](repeating: 0, count: length)
-        for index in bytes.indices {
-            bytes[index] = alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))]
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(length)
+        var bits: UInt64 = 0
+        var available = 0
+        while bytes.count < length {
+            if available < 6 {
+                bits = generator.next()
+                available = 64
+            }
+            bytes.append(alphabet[Int(bits & 0x3F)])
+            bits >>= 6
+            available -= 6
         }
         return String(decoding: bytes, as: UTF8.self)
     }
