@@ -216,7 +216,11 @@ private func expectStreamError(_ actions: [InAction], _ condition: StreamErrorCo
         #expect(machine.streamID == "in-2")
         #expect(features.child("starttls", namespace: NS.tls) == nil)
         #expect(offersDialback(features))
-        #expect(mechanisms(features) == ["EXTERNAL"])
+        // XEP-0178 §4: a certificate that does not authenticate the header's `from` gets no EXTERNAL.
+        #expect(mechanisms(features) == [])
+
+        let (_, valid) = securedInbound(validForA)
+        #expect(mechanisms(valid) == ["EXTERNAL"])
 
         let (_, noCertificate) = securedInbound(.none)
         #expect(noCertificate.child("mechanisms", namespace: NS.sasl) == nil)

@@ -282,7 +282,8 @@ public struct S2SInboundStateMachine: Sendable {
             if configuration.tlsRequired { starttls.append(XElement("required", namespace: NS.tls)) }
             features.append(starttls)
         }
-        if isSecure, certificate.presented {
+        // XEP-0178 §4: EXTERNAL only when the certificate authenticates the domain the peer named.
+        if isSecure, certificate.presented, peerDomain.map(certificate.isValid) ?? true {
             features.append(XElement("mechanisms", namespace: NS.sasl)
                 .appending(XElement("mechanism", namespace: NS.sasl, children: [.text("EXTERNAL")])))
         }
