@@ -32,9 +32,9 @@ import NIOSSL
 ///     configureS2SPeerCertificateRequest(&configuration)
 /// }
 /// ```
-/// Direct TLS (XEP-0368) through ``makeSNIServerTLSHandler(contexts:onSelected:)`` does not
-/// install the callback yet; until it does, only STARTTLS with ``makeS2SServerHandler`` gets
-/// certificate authentication.
+/// Direct TLS (XEP-0368): build the handler through `TLSSNIServerDecoder`'s `makeTLSHandler`
+/// hook with ``makeS2SServerHandler(context:recorder:verifier:now:)``. A plain
+/// `NIOSSLServerHandler` on such a context rejects every presented certificate (see above).
 public func configureS2SPeerCertificateRequest(_ configuration: inout TLSConfiguration) {
     configuration.certificateVerification = .optionalVerification
     configuration.trustRoots = .certificates([])

@@ -25,27 +25,21 @@ public final class SQLiteBlocklistStore: BlocklistStore {
 
     @discardableResult
     public func block(_ jids: [JID], for user: JID) async throws -> Int {
-        guard !jids.isEmpty else { return 0 }
         let (host, username) = user.accountColumns
-        return try await database.write(mappingErrorsTo: BlocklistStoreError.self) { db in
-            try db.changes(
-                executing: """
-                    INSERT INTO blocklist_items (host, username, jid) VALUES (?, ?, ?)
-                    ON CONFLICT (host, username, jid) DO NOTHING
-                    """,
-                forEach: jids.map { [host, username, $0.description] })
-        }
+        return try await database.execute(
+            """
+            INSERT INTO blocklist_items (host, username, jid) VALUES (?, ?, ?)
+            ON CONFLICT (host, username, jid) DO NOTHING
+            """,
+            forEach: jids.map { [host, username, $0.description] }, mappingErrorsTo: BlocklistStoreError.self)
     }
 
     @discardableResult
     public func unblock(_ jids: [JID], for user: JID) async throws -> Int {
-        guard !jids.isEmpty else { return 0 }
         let (host, username) = user.accountColumns
-        return try await database.write(mappingErrorsTo: BlocklistStoreError.self) { db in
-            try db.changes(
-                executing: "DELETE FROM blocklist_items WHERE host = ? AND username = ? AND jid = ?",
-                forEach: jids.map { [host, username, $0.description] })
-        }
+        return try await database.execute(
+            "DELETE FROM blocklist_items WHERE host = ? AND username = ? AND jid = ?",
+            forEach: jids.map { [host, username, $0.description] }, mappingErrorsTo: BlocklistStoreError.self)
     }
 
     @discardableResult

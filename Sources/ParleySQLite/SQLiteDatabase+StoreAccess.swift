@@ -46,9 +46,19 @@ extension SQLiteDatabase {
     func execute<StoreError: SQLiteStoreError>(
         _ sql: String, arguments: StatementArguments, mappingErrorsTo _: StoreError.Type
     ) async throws -> Int {
-        try await write(mappingErrorsTo: StoreError.self) { db in
-            try db.execute(sql: sql, arguments: arguments)
-            return db.changesCount
+        try await execute(sql, forEach: [arguments], mappingErrorsTo: StoreError.self)
+    }
+
+    /// Runs `sql` once per argument list, all in one write transaction (so all or none of them take
+    /// effect), and returns how many rows changed. With no argument lists there is nothing to run and
+    /// the database is not touched: an empty batch returns 0 even on a closed database.
+    @discardableResult
+    func execute<StoreError: SQLiteStoreError>(
+        _ sql: String, forEach argumentLists: [StatementArguments], mappingErrorsTo _: StoreError.Type
+    ) async throws -> Int {
+        guard !argumentLists.isEmpty else { return 0 }
+        return try await write(mappingErrorsTo: StoreError.self) { db in
+            try db.changes(executing: sql, forEach: argumentLists)
         }
     }
 

@@ -16,4 +16,10 @@ public struct SQLiteMigration: Sendable {
         self.identifier = identifier
         self.migrate = migrate
     }
+
+    /// The common migration: one SQL script (`CREATE TABLE`s and the like), run as is. Its text is
+    /// recorded by SQLite as the schema, so once shipped it is frozen like the identifier.
+    init(_ identifier: String, sql: String) {
+        self.init(identifier) { db in try db.execute(sql: sql) }
+    }
 }

@@ -62,13 +62,10 @@ public final class SQLiteOfflineStore: OfflineStore {
 
     @discardableResult
     public func remove(ids: [Int64], for user: JID) async throws -> Int {
-        guard !ids.isEmpty else { return 0 }
         let (host, username) = user.accountColumns
-        return try await database.write(mappingErrorsTo: OfflineStoreError.self) { db in
-            try db.changes(
-                executing: "DELETE FROM offline_messages WHERE id = ? AND host = ? AND username = ?",
-                forEach: ids.map { [$0, host, username] })
-        }
+        return try await database.execute(
+            "DELETE FROM offline_messages WHERE id = ? AND host = ? AND username = ?",
+            forEach: ids.map { [$0, host, username] }, mappingErrorsTo: OfflineStoreError.self)
     }
 
     @discardableResult

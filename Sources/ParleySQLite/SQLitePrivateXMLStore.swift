@@ -26,17 +26,14 @@ public final class SQLitePrivateXMLStore: PrivateXMLStore {
     }
 
     public func store(_ elements: [XElement], username: String, host: String) async throws {
-        guard !elements.isEmpty else { return }
-        let rows: [StatementArguments] = elements.map { [host, username, $0.namespace, $0.name, StoredXML.encode($0)] }
         // One transaction: a set with several children is stored whole or not at all.
-        _ = try await database.write(mappingErrorsTo: PrivateXMLStoreError.self) { db in
-            try db.changes(
-                executing: """
-                    INSERT INTO private_xml (host, username, namespace, name, element) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (host, username, namespace, name) DO UPDATE SET element = excluded.element
-                    """,
-                forEach: rows)
-        }
+        try await database.execute(
+            """
+            INSERT INTO private_xml (host, username, namespace, name, element) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (host, username, namespace, name) DO UPDATE SET element = excluded.element
+            """,
+            forEach: elements.map { [host, username, $0.namespace, $0.name, StoredXML.encode($0)] },
+            mappingErrorsTo: PrivateXMLStoreError.self)
     }
 
     public func deleteAll(username: String, host: String) async throws {

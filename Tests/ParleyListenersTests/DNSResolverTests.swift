@@ -193,7 +193,7 @@ struct S2SEndpointResolverTests {
         let noStartTLS = FakeDNSResolver(["_xmpp-server._tcp.example.org": .success([srv(0, 0, ".", 0)])])
         #expect(try await S2SEndpointResolver(resolver: noStartTLS).endpoints(for: "example.org") == [])
 
-        // XEP-0368 §4: "." for _xmpps-server means no direct TLS; the STARTTLS records still apply…
+        // XEP-0368 §5: "." for _xmpps-server means no direct TLS; the STARTTLS records still apply…
         let noDirect = FakeDNSResolver([
             "_xmpps-server._tcp.example.org": .success([srv(0, 0, ".", 0)]),
             "_xmpp-server._tcp.example.org": .success([srv(0, 0, "xmpp.example.org")]),

@@ -34,7 +34,7 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
-/// One entry per kind of store: its two implementations. A new store adds a line here and its suite
+/// One entry per kind of store: its two implementations. A new store adds a method here and its suite
 /// takes `StoreBackend.allCases` as arguments.
 extension StoreBackend {
     typealias Body<Store> = (Store) async throws -> Void

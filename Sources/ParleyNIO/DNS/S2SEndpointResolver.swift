@@ -87,7 +87,7 @@ public struct S2SEndpointResolver: Sendable {
             throw .temporaryFailure(reason)
         default:
             // At least one set was a lone "." and the other has nothing. RFC 6120 §3.2.1 step 3 and
-            // RFC 2782: abort. XEP-0368 §4: a "." for _xmpps-server MUST NOT lead to A/AAAA fallback.
+            // RFC 2782: abort. XEP-0368 §5: a "." for _xmpps-server MUST NOT lead to A/AAAA fallback.
             return []
         }
     }
