@@ -382,6 +382,20 @@ private func expectStreamError(_ actions: [InAction], _ condition: StreamErrorCo
         #expect(machine.elementReceived(serverMessage()).isEmpty)
     }
 
+    @Test func anUnreachableAuthoritativeServerIsANonFatalError() {
+        var (machine, _) = securedInbound(S2SFixture.invalidCertificate)
+        _ = machine.elementReceived(dbResult(from: "a.example", to: "b.example", key: key))
+        let actions = machine.dialbackUnverifiable(remote: "a.example", local: "b.example", condition: .remoteServerNotFound)
+        // XEP-0220 §2.6: an error result, and the stream stays open for another attempt.
+        guard case .send(let result) = actions.first else { Issue.record("expected an error result"); return }
+        #expect(result.name == "result" && result[attribute: "type"] == "error")
+        #expect(result.child("error", namespace: NS.server)?.child("remote-server-not-found", namespace: NS.stanzaErrors) != nil)
+        #expect(!actions.contains(.closeConnection))
+        #expect(machine.state == .negotiating)
+        #expect(machine.authorized.isEmpty)
+        #expect(machine.dialbackUnverifiable(remote: "a.example", local: "b.example", condition: .remoteServerNotFound).isEmpty)
+    }
+
     @Test func unsolicitedVerificationAnswersAreIgnored() {
         var (machine, _) = securedInbound(S2SFixture.invalidCertificate)
         // Nothing was asked for c.example (XEP-0220 §5).

@@ -24,7 +24,8 @@ final class OutboundLink: @unchecked Sendable {
     private var phase = Phase.idle
     private let finishedFlag = Atomic<Bool>(false)
     private var queue: [Stanza] = []
-    private var verifications: [String: [CheckedContinuation<Bool, Never>]] = [:]
+    /// Answers to `<db:verify/>`: true/false from the peer, nil when it could not be asked.
+    private var verifications: [String: [CheckedContinuation<Bool?, Never>]] = [:]
     private var machine: S2SOutboundStateMachine
     private var channel: (any Channel)?
     private var decoder: XMLStreamDecoder?
@@ -47,7 +48,7 @@ final class OutboundLink: @unchecked Sendable {
         eventLoop.execute { self.enqueueOnLoop(stanza) }
     }
 
-    func verify(id: String, key: String) async -> Bool {
+    func verify(id: String, key: String) async -> Bool? {
         await withCheckedContinuation { continuation in
             eventLoop.execute { self.verifyOnLoop(id: id, key: key, continuation: continuation) }
         }
@@ -79,9 +80,9 @@ final class OutboundLink: @unchecked Sendable {
         }
     }
 
-    private func verifyOnLoop(id: String, key: String, continuation: CheckedContinuation<Bool, Never>) {
+    private func verifyOnLoop(id: String, key: String, continuation: CheckedContinuation<Bool?, Never>) {
         guard phase != .finished else {
-            continuation.resume(returning: false)
+            continuation.resume(returning: nil)
             return
         }
         verifications[id, default: []].append(continuation)
@@ -275,7 +276,7 @@ final class OutboundLink: @unchecked Sendable {
             server.kernel.bounce(stanza, StanzaError(condition, text: "\(pair.remote): \(reason)"))
         }
         for continuations in verifications.values {
-            for continuation in continuations { continuation.resume(returning: false) }
+            for continuation in continuations { continuation.resume(returning: nil) }
         }
         verifications = [:]
         if let channel, channel.isActive { channel.close(promise: nil) }

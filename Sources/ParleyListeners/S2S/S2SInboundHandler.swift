@@ -154,12 +154,16 @@ final class S2SInboundHandler: ChannelInboundHandler {
     private func verify(remote: String, local: String, key: String, streamID: String, context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let links = self.links
-        let promise = context.eventLoop.makePromise(of: Bool.self)
+        let promise = context.eventLoop.makePromise(of: Bool?.self)
         promise.completeWithTask { await links.verify(remote: remote, local: local, key: key, streamID: streamID) }
-        promise.futureResult.whenSuccess { valid in
+        promise.futureResult.whenSuccess { answer in
             let handler = loopBound.value
             guard !handler.closed else { return }
-            handler.perform(handler.machine.dialbackVerified(remote: remote, local: local, valid: valid))
+            if let valid = answer {
+                handler.perform(handler.machine.dialbackVerified(remote: remote, local: local, valid: valid))
+            } else {
+                handler.perform(handler.machine.dialbackUnverifiable(remote: remote, local: local, condition: .remoteServerNotFound))
+            }
         }
     }
 

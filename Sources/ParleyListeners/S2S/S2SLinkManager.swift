@@ -33,8 +33,9 @@ public final class S2SLinkManager: RemoteRouter {
         link(for: DomainPair(remote: domain, local: from.domainpart)).enqueue(stanza)
     }
 
-    /// XEP-0220 §2.1.2: asks `remote`'s authoritative server whether a key it gave us is genuine.
-    func verify(remote: String, local: String, key: String, streamID: String) async -> Bool {
+    /// XEP-0220 §2.1.2: asks `remote`'s authoritative server whether a key it gave us is genuine;
+    /// nil when it could not be asked.
+    func verify(remote: String, local: String, key: String, streamID: String) async -> Bool? {
         await link(for: DomainPair(remote: remote, local: local)).verify(id: streamID, key: key)
     }
 

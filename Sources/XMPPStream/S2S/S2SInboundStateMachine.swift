@@ -166,6 +166,15 @@ public struct S2SInboundStateMachine: Sendable {
         return actions
     }
 
+    /// The authoritative server of `remote` could not be asked (no link could be set up): XEP-0220
+    /// §2.6 answers with a non-fatal error result, and the stream stays open.
+    public mutating func dialbackUnverifiable(remote: String, local: String, condition: StanzaErrorCondition) -> [Action] {
+        let pair = DomainPair(remote: remote, local: local)
+        guard state == .negotiating, pendingDialback.remove(pair) != nil else { return [] }
+        return [.send(Dialback.errorResult("result", from: local, to: remote, condition: condition)),
+                .authenticationFailed(remote: remote, reason: "could not reach the authoritative server (\(condition.rawValue))")]
+    }
+
     /// The server ends the stream (shutdown, idle timeout…).
     public mutating func terminate(_ error: StreamError?) -> [Action] {
         switch state {
