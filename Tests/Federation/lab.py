@@ -42,7 +42,7 @@ STOP_TIMEOUT = 10.0
 # Accounts created on every server: local part -> password. Each scenario uses its own local part
 # so scenarios sharing a running pair of servers do not see each other's traffic.
 USERS = {name: f"{name}-secret-pw" for name in
-         ("pres", "msg", "iq", "dtls", "cert", "bounce", "stall", "probe")}
+         ("pres", "msg", "order", "iq", "dtls", "cert", "bounce", "stall", "probe")}
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -670,19 +670,27 @@ class Lab:
             if fresh or short not in wanted or server.spec() != wanted[short] or not server.alive():
                 self.stop_host(short)
         started = {}
+        new = []
         for short, (kind, _, policy, direct_tls) in wanted.items():
-            if short in self.running:
-                started[short] = self.running[short]
-                continue
-            server = SERVER_CLASSES[kind](self, topo.host(short), policy, direct_tls)
-            self.running[short] = server
-            self.used.append(server)
-            log.info("starting %s", server.name)
-            server.start()
-            started[short] = server
-        for server in started.values():
-            if server not in self.used:
-                self.used.append(server)
+            if short not in self.running:
+                server = SERVER_CLASSES[kind](self, topo.host(short), policy, direct_tls)
+                self.running[short] = server
+                new.append(server)
+            started[short] = self.running[short]
+            if started[short] not in self.used:
+                self.used.append(started[short])
+        # Start the new servers side by side (ejabberd alone takes a few seconds).
+        with ThreadPoolExecutor(max(1, len(new))) as pool:
+            futures = [(server, pool.submit(server.start)) for server in new]
+            errors = []
+            for server, future in futures:
+                log.info("starting %s", server.name)
+                try:
+                    future.result()
+                except Exception as e:  # noqa: BLE001 - collected, raised below
+                    errors.append(e)
+        if errors:
+            raise errors[0]
         return started
 
     def stop_host(self, short: str) -> None:

@@ -12,7 +12,8 @@
 #   parley-fed-net    holds the bridge br0; one veth end per other namespace is enslaved to it
 #   parley-fed-dns    FED_NET.2   dnsmasq: A and SRV records for *.fed.test, NXDOMAIN for the rest
 #   parley-fed-a      FED_NET.11  a.fed.test  CA-issued certificate
-#   parley-fed-b      FED_NET.12  b.fed.test  CA-issued certificate; also _xmpps-server (direct TLS, 5270)
+#   parley-fed-b      FED_NET.12  b.fed.test  CA-issued certificate; _xmpps-server 5270 (priority 0) before
+#                                             _xmpp-server 5269 (priority 10)
 #   parley-fed-c      FED_NET.13  c.fed.test  self-signed certificate (not from the CA)
 #   parley-fed-d      FED_NET.14  d.fed.test  CA-issued certificate for the wrong name (other.fed.test)
 #   nowhere.fed.test has no records at all (NXDOMAIN).
@@ -164,9 +165,13 @@ up() {
         for h in "${HOSTS[@]}"; do
             read -r short domain octet <<<"$h"
             echo "host-record=$domain,$FED_NET.$octet"
-            echo "srv-host=_xmpp-server._tcp.$domain,$domain,$S2S_PORT,0,5"
             if [[ "$domain" == "$DIRECT_TLS_DOMAIN" ]]; then
+                # Direct TLS first: a lower priority value wins (RFC 2782), and XEP-0368 has both
+                # kinds of record ordered together, so every peer must try port 5270 first.
                 echo "srv-host=_xmpps-server._tcp.$domain,$domain,$S2S_TLS_PORT,0,5"
+                echo "srv-host=_xmpp-server._tcp.$domain,$domain,$S2S_PORT,10,5"
+            else
+                echo "srv-host=_xmpp-server._tcp.$domain,$domain,$S2S_PORT,0,5"
             fi
         done
     } >"$conf"
