@@ -46,7 +46,7 @@ extension ParleyServer {
         let limits = S2SLimits(
             stream: XMLStreamLimits(maxTokenBytes: config.limits.maxTagSize, maxElementBytes: s2s.maxStanzaSize, maxDepth: config.limits.maxDepth),
             connectTimeout: s2s.connectTimeout, setupTimeout: s2s.timeout, idleTimeout: s2s.idleTimeout,
-            maxQueuedStanzas: s2s.maxQueuedStanzas)
+            maxQueuedStanzas: s2s.maxQueuedStanzas, maxInboundConnectionsPerDomain: s2s.maxConnectionsPerDomain)
         let context = S2SServerContext(
             kernel: kernel, configuration: configuration, serverTLS: serverTLS, clientTLS: clientTLS,
             verifier: PeerCertificateVerifier(roots: roots),

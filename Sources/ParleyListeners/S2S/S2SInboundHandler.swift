@@ -21,6 +21,8 @@ final class S2SInboundHandler: ChannelInboundHandler {
     private var remoteAddress = "unknown"
     private var recorder: PeerCertificateRecorder?
     private var registryTokens: [Int] = []
+    /// Remote domains this connection is counted against (per-domain connection limit).
+    private var countedDomains: Set<String> = []
     private var closed = false
     /// Stanzas wait here while an earlier one is being routed, so order is kept (RFC 6120 §10.1).
     private var backlog: [Stanza] = []
@@ -51,13 +53,17 @@ final class S2SInboundHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
         for token in registryTokens { links.registry.remove(token) }
+        for domain in countedDomains { links.releaseInbound(from: domain) }
+        countedDomains = []
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closed else { return }
         switch unwrapInboundIn(data) {
-        case .event(let event): perform(machine.receive(event))
+        case .event(let event):
+            perform(machine.receive(event))
+            if case .open = event, let domain = machine.peerDomain { count(domain) }
         case .failure(let error):
             server.logger.info("s2s stream error from bad XML", metadata: ["address": "\(remoteAddress)", "error": "\(error)"])
             perform(machine.parserFailed(error))
@@ -109,6 +115,7 @@ final class S2SInboundHandler: ChannelInboundHandler {
             case .verifyDialback(let remote, let local, let key, let streamID):
                 verify(remote: remote, local: local, key: key, streamID: streamID, context: context)
             case .authenticated(let pair, let method):
+                count(pair.remote)
                 server.logger.info("s2s inbound authenticated", metadata: [
                     "remote": "\(pair.remote)", "local": "\(pair.local)", "method": "\(method.rawValue)", "address": "\(remoteAddress)"])
                 registryTokens.append(links.registry.add(.init(local: pair.local, remote: pair.remote, direction: .inbound,
@@ -125,6 +132,17 @@ final class S2SInboundHandler: ChannelInboundHandler {
             }
         }
         context.flush()
+    }
+
+    /// Limits per remote domain: a domain over its connection limit gets `policy-violation`.
+    private func count(_ domain: String) {
+        guard !closed, !countedDomains.contains(domain) else { return }
+        guard links.admitInbound(from: domain) else {
+            server.logger.notice("s2s connection refused: too many from one domain", metadata: ["remote": "\(domain)", "address": "\(remoteAddress)"])
+            perform(machine.terminate(StreamError(.policyViolation, text: "too many connections from \(domain)")))
+            return
+        }
+        countedDomains.insert(domain)
     }
 
     private func write(_ text: String) {

@@ -13,6 +13,8 @@ public final class S2SLinkManager: RemoteRouter {
     let server: S2SServerContext
     let group: any EventLoopGroup
     public let registry = S2SLinkRegistry()
+    /// Incoming connections per remote domain, against `S2SLimits.maxInboundConnectionsPerDomain`.
+    private let inboundPerDomain = Mutex<[String: Int]>([:])
     private let links = Mutex<[DomainPair: OutboundLink]>([:])
     private let accepting = Atomic<Bool>(true)
 
@@ -51,6 +53,22 @@ public final class S2SLinkManager: RemoteRouter {
     func finished(_ link: OutboundLink) {
         links.withLock { table in
             if table[link.pair] === link { table[link.pair] = nil }
+        }
+    }
+
+    /// Counts an incoming connection for `domain`; false when the domain already holds the most allowed.
+    func admitInbound(from domain: String) -> Bool {
+        inboundPerDomain.withLock { table in
+            guard table[domain, default: 0] < server.limits.maxInboundConnectionsPerDomain else { return false }
+            table[domain, default: 0] += 1
+            return true
+        }
+    }
+
+    func releaseInbound(from domain: String) {
+        inboundPerDomain.withLock { table in
+            let remaining = table[domain, default: 1] - 1
+            table[domain] = remaining > 0 ? remaining : nil
         }
     }
 

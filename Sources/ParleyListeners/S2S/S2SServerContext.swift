@@ -49,14 +49,18 @@ public struct S2SLimits: Sendable {
     public var setupTimeout: Double
     public var idleTimeout: Double
     public var maxQueuedStanzas: Int
+    /// Incoming connections one remote domain may hold open at once.
+    public var maxInboundConnectionsPerDomain: Int
 
     public init(stream: XMLStreamLimits = XMLStreamLimits(maxElementBytes: 262_144), connectTimeout: Double = 10,
-                setupTimeout: Double = 30, idleTimeout: Double = 300, maxQueuedStanzas: Int = 1000) {
+                setupTimeout: Double = 30, idleTimeout: Double = 300, maxQueuedStanzas: Int = 1000,
+                maxInboundConnectionsPerDomain: Int = 4) {
         self.stream = stream
         self.connectTimeout = connectTimeout
         self.setupTimeout = setupTimeout
         self.idleTimeout = idleTimeout
         self.maxQueuedStanzas = maxQueuedStanzas
+        self.maxInboundConnectionsPerDomain = maxInboundConnectionsPerDomain
     }
 }
 
