@@ -230,7 +230,7 @@ final class S2SWire {
             case .closeConnection:
                 transcript.append("→ [TCP close]")
                 outboundClosedConnection = true
-            case .ready, .verifyAnswered, .failed: break
+            case .ready, .verifyAnswered, .failed, .deliver: break
             }
         }
     }
@@ -249,7 +249,7 @@ final class S2SWire {
             case .closeConnection:
                 transcript.append("← [TCP close]")
                 inboundClosedConnection = true
-            case .verifyDialback, .authenticated, .authenticationFailed, .deliver: break
+            case .verifyDialback, .authenticated, .authenticationFailed, .deliver, .reverseRouteReady: break
             }
         }
     }

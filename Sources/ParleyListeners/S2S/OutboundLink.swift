@@ -32,6 +32,9 @@ final class OutboundLink: @unchecked Sendable {
     private var recorder: PeerCertificateRecorder?
     private var setupTimer: Scheduled<Void>?
     private var registryToken: Int?
+    /// XEP-0288: stanzas the peer sends back over this stream are routed one after another.
+    private var inboundBacklog: [Stanza] = []
+    private var routingInbound = false
 
     init(pair: DomainPair, eventLoop: any EventLoop, manager: S2SLinkManager) {
         self.pair = pair
@@ -216,6 +219,8 @@ final class OutboundLink: @unchecked Sendable {
                 decoder?.reset(limits: server.limits.stream)
             case .ready(let method):
                 becameReady(method)
+            case .deliver(let stanza):
+                routeInbound(stanza)
             case .verifyAnswered(let id, _, _, let valid):
                 for continuation in verifications.removeValue(forKey: id) ?? [] { continuation.resume(returning: valid) }
             case .failed(let condition, let reason):
@@ -227,6 +232,21 @@ final class OutboundLink: @unchecked Sendable {
             }
         }
         channel?.flush()
+    }
+
+    private func routeInbound(_ stanza: Stanza) {
+        if routingInbound {
+            inboundBacklog.append(stanza)
+            return
+        }
+        routingInbound = true
+        let kernel = server.kernel
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { await kernel.dispatch(stanza) }
+        promise.futureResult.whenComplete { [self] _ in
+            routingInbound = false
+            if !inboundBacklog.isEmpty { routeInbound(inboundBacklog.removeFirst()) }
+        }
     }
 
     private func write(_ text: String, flush: Bool) {
@@ -256,7 +276,8 @@ final class OutboundLink: @unchecked Sendable {
         setupTimer?.cancel()
         server.logger.info("s2s outbound link ready", metadata: ["remote": "\(pair.remote)", "local": "\(pair.local)", "method": "\(method.rawValue)"])
         registryToken = manager.registry.add(.init(local: pair.local, remote: pair.remote, direction: .outbound,
-                                                   method: method.rawValue, secure: machine.isSecure, since: WallClock.seconds()))
+                                                   method: method.rawValue + (machine.isBidirectional ? "+bidi" : ""),
+                                                   secure: machine.isSecure, since: WallClock.seconds()))
         let pending = queue
         queue = []
         for stanza in pending { write(S2SWriter.render(stanza.element), flush: false) }

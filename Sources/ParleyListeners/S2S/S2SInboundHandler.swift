@@ -23,6 +23,8 @@ final class S2SInboundHandler: ChannelInboundHandler {
     private var registryTokens: [Int] = []
     /// Remote domains this connection is counted against (per-domain connection limit).
     private var countedDomains: Set<String> = []
+    /// XEP-0288: the pairs we may send on over this stream, registered with the link manager.
+    private var reverseRoutes: [ReverseRoute] = []
     private var closed = false
     /// Stanzas wait here while an earlier one is being routed, so order is kept (RFC 6120 §10.1).
     private var backlog: [Stanza] = []
@@ -55,6 +57,8 @@ final class S2SInboundHandler: ChannelInboundHandler {
         for token in registryTokens { links.registry.remove(token) }
         for domain in countedDomains { links.releaseInbound(from: domain) }
         countedDomains = []
+        for route in reverseRoutes { links.removeReverseRoute(route) }
+        reverseRoutes = []
         context.fireChannelInactive()
     }
 
@@ -120,6 +124,13 @@ final class S2SInboundHandler: ChannelInboundHandler {
                     "remote": "\(pair.remote)", "local": "\(pair.local)", "method": "\(method.rawValue)", "address": "\(remoteAddress)"])
                 registryTokens.append(links.registry.add(.init(local: pair.local, remote: pair.remote, direction: .inbound,
                                                                method: method.rawValue, secure: machine.isSecure, since: WallClock.seconds())))
+            case .reverseRouteReady(let pair):
+                let route = ReverseRoute(pair: pair, eventLoop: context.eventLoop, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
+                reverseRoutes.append(route)
+                links.addReverseRoute(route)
+                registryTokens.append(links.registry.add(.init(local: pair.local, remote: pair.remote, direction: .outbound,
+                                                               method: "bidi", secure: machine.isSecure, since: WallClock.seconds())))
+                server.logger.info("s2s bidirectional stream usable for sending", metadata: ["remote": "\(pair.remote)", "local": "\(pair.local)"])
             case .authenticationFailed(let remote, let reason):
                 server.logger.notice("s2s inbound authentication failed", metadata: ["remote": "\(remote)", "reason": "\(reason)", "address": "\(remoteAddress)"])
             case .deliver(let stanza):
@@ -132,6 +143,17 @@ final class S2SInboundHandler: ChannelInboundHandler {
             }
         }
         context.flush()
+    }
+
+    /// XEP-0288: a stanza of ours for the peer, over its bidirectional stream.
+    func sendReverse(_ stanza: Stanza, route: ReverseRoute) {
+        guard !closed, let context, context.channel.isActive else {
+            // The stream went away: route it again (a link of our own will be set up).
+            links.removeReverseRoute(route)
+            links.send(stanza, to: route.pair.remote)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: S2SWriter.render(stanza.element))), promise: nil)
     }
 
     /// Limits per remote domain: a domain over its connection limit gets `policy-violation`.
@@ -202,5 +224,23 @@ final class S2SInboundHandler: ChannelInboundHandler {
                 handler.route(handler.backlog.removeFirst(), context: context)
             }
         }
+    }
+}
+
+/// XEP-0288: sending our stanzas over a peer's incoming bidirectional stream; safe from any thread.
+final class ReverseRoute: Sendable {
+    let pair: DomainPair
+    private let eventLoop: any EventLoop
+    private let handler: NIOLoopBound<S2SInboundHandler>
+
+    init(pair: DomainPair, eventLoop: any EventLoop, handler: NIOLoopBound<S2SInboundHandler>) {
+        self.pair = pair
+        self.eventLoop = eventLoop
+        self.handler = handler
+    }
+
+    func send(_ stanza: Stanza) {
+        let handler = self.handler
+        eventLoop.execute { handler.value.sendReverse(stanza, route: self) }
     }
 }

@@ -16,6 +16,8 @@ public final class S2SLinkManager: RemoteRouter {
     /// Incoming connections per remote domain, against `S2SLimits.maxInboundConnectionsPerDomain`.
     private let inboundPerDomain = Mutex<[String: Int]>([:])
     private let links = Mutex<[DomainPair: OutboundLink]>([:])
+    /// XEP-0288: incoming bidirectional streams we may send on, by (local, remote) pair.
+    private let reverseRoutes = Mutex<[DomainPair: ReverseRoute]>([:])
     private let accepting = Atomic<Bool>(true)
 
     public init(server: S2SServerContext, group: any EventLoopGroup) {
@@ -32,7 +34,29 @@ public final class S2SLinkManager: RemoteRouter {
             server.kernel.bounce(stanza, StanzaError(.remoteServerNotFound, text: "the server is shutting down"))
             return
         }
-        link(for: DomainPair(remote: domain, local: from.domainpart)).enqueue(stanza)
+        let pair = DomainPair(remote: domain, local: from.domainpart)
+        // XEP-0288: when the peer opened a bidirectional stream to us, and we have no link of our
+        // own, its stream carries our stanzas too: no second connection.
+        let reverse = reverseRoutes.withLock { $0[pair] }
+        if let reverse, !hasLiveLink(pair) {
+            reverse.send(stanza)
+            return
+        }
+        link(for: pair).enqueue(stanza)
+    }
+
+    private func hasLiveLink(_ pair: DomainPair) -> Bool {
+        links.withLock { table in table[pair].map { !$0.isFinished } ?? false }
+    }
+
+    func addReverseRoute(_ route: ReverseRoute) {
+        reverseRoutes.withLock { $0[route.pair] = route }
+    }
+
+    func removeReverseRoute(_ route: ReverseRoute) {
+        reverseRoutes.withLock { table in
+            if table[route.pair] === route { table[route.pair] = nil }
+        }
     }
 
     /// XEP-0220 §2.1.2: asks `remote`'s authoritative server whether a key it gave us is genuine;

@@ -12,14 +12,17 @@ public struct S2SConfiguration: Sendable {
     /// whether it may still authenticate by dialback (otherwise only a valid certificate will do).
     public var allowDialback: Bool
     public var dialbackKey: DialbackKey
+    /// XEP-0288: offer and use bidirectional streams (one TCP connection for both directions).
+    public var bidi: Bool
 
     public init(hosts: Set<String>, tlsAvailable: Bool = true, tlsRequired: Bool = true, allowDialback: Bool = true,
-                dialbackKey: DialbackKey) {
+                dialbackKey: DialbackKey, bidi: Bool = true) {
         self.hosts = hosts
         self.tlsAvailable = tlsAvailable
         self.tlsRequired = tlsRequired
         self.allowDialback = allowDialback
         self.dialbackKey = dialbackKey
+        self.bidi = bidi
     }
 }
 

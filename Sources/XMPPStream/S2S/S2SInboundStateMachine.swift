@@ -18,6 +18,8 @@ public struct S2SInboundStateMachine: Sendable {
         /// `dialbackVerified(remote:local:valid:)`.
         case verifyDialback(remote: String, local: String, key: String, streamID: String)
         case authenticated(DomainPair, S2SAuthMethod)
+        /// XEP-0288: we may now send stanzas from `pair.local` to `pair.remote` over this stream.
+        case reverseRouteReady(DomainPair)
         case authenticationFailed(remote: String, reason: String)
         /// A stanza from an authenticated remote domain to a local one.
         case deliver(Stanza)
@@ -42,6 +44,8 @@ public struct S2SInboundStateMachine: Sendable {
     private var certificate = PeerCertificateStatus.none
     private var headerSent = false
     private var saslAuthenticated = false
+    /// XEP-0288: the peer asked for a bidirectional stream.
+    public private(set) var isBidirectional = false
     private let makeStreamID: @Sendable () -> String
 
     public init(configuration: S2SConfiguration, directTLS: Bool = false, makeStreamID: @escaping @Sendable () -> String) {
@@ -112,6 +116,13 @@ public struct S2SInboundStateMachine: Sendable {
             return saslExternal(element)
         case (NS.sasl, "abort"):
             return [.send(Self.saslFailure(.aborted))]
+        case (NS.bidi, "bidi"):
+            // XEP-0288 §2: after TLS (when TLS is used), before authentication.
+            guard configuration.bidi, isSecure || !configuration.tlsRequired, authorized.isEmpty else {
+                return fail(StreamError(.policyViolation, text: "bidirectional streams must be requested after TLS and before authentication"))
+            }
+            isBidirectional = true
+            return []
         case (NS.dialback, "result"):
             return dialbackResult(element)
         case (NS.dialback, "verify"):
@@ -157,7 +168,10 @@ public struct S2SInboundStateMachine: Sendable {
         guard state == .negotiating, pendingDialback.remove(pair) != nil else { return [] }
         if valid {
             authorized.insert(pair)
-            return [.send(Dialback.result(from: local, to: remote, type: "valid")), .authenticated(pair, .dialback)]
+            var actions: [Action] = [.send(Dialback.result(from: local, to: remote, type: "valid")), .authenticated(pair, .dialback)]
+            // XEP-0288 §2: with dialback, the inverse of the verified pair.
+            if isBidirectional { actions.append(.reverseRouteReady(pair)) }
+            return actions
         }
         // XEP-0220 §2.1.3: an invalid key ends the stream.
         var actions: [Action] = [.send(Dialback.result(from: local, to: remote, type: "invalid")),
@@ -213,7 +227,10 @@ public struct S2SInboundStateMachine: Sendable {
         peerDomain = domain.domainpart
         headerSent = false
         state = .awaitingStreamOpen
-        return [.send(XElement("success", namespace: NS.sasl)), .authenticated(pair, .certificate), .resetParser]
+        var actions: [Action] = [.send(XElement("success", namespace: NS.sasl)), .authenticated(pair, .certificate), .resetParser]
+        // XEP-0288 §2: after SASL we may send from the stream's `to` to the authenticated domain.
+        if isBidirectional { actions.append(.reverseRouteReady(pair)) }
+        return actions
     }
 
     /// XEP-0220 §2.1.2: the peer asks to be authorised for (from → to) with a key.
@@ -233,7 +250,10 @@ public struct S2SInboundStateMachine: Sendable {
         if certificate.isValid(from.domainpart) {
             // XEP-0344 §2.3: a certificate valid for the domain makes the verification round trip unnecessary.
             authorized.insert(pair)
-            return [.send(Dialback.result(from: to.domainpart, to: from.domainpart, type: "valid")), .authenticated(pair, .dialbackWithCertificate)]
+            var actions: [Action] = [.send(Dialback.result(from: to.domainpart, to: from.domainpart, type: "valid")),
+                                     .authenticated(pair, .dialbackWithCertificate)]
+            if isBidirectional { actions.append(.reverseRouteReady(pair)) }
+            return actions
         }
         guard configuration.allowDialback else {
             // Policy: only a valid certificate authenticates (XEP-0178 §3, "require valid certificate").
@@ -298,6 +318,10 @@ public struct S2SInboundStateMachine: Sendable {
         }
         if isSecure || !configuration.tlsRequired {
             features.append(Dialback.feature)
+        }
+        // XEP-0288 §2: advertised before and after TLS.
+        if configuration.bidi {
+            features.append(XElement("bidi", namespace: NS.bidiFeature))
         }
         return features
     }

@@ -16,6 +16,8 @@ public struct S2SOutboundStateMachine: Sendable {
         case resetParser
         /// The stream may carry stanzas from `local` to `remote` now.
         case ready(S2SAuthMethod)
+        /// XEP-0288: a stanza the peer sent back over our bidirectional stream (from `remote` to `local`).
+        case deliver(Stanza)
         /// An answer to a `<db:verify/>` we sent for the inbound side.
         case verifyAnswered(id: String, remote: String, local: String, valid: Bool)
         /// Negotiation failed; queued stanzas bounce with this condition.
@@ -50,6 +52,8 @@ public struct S2SOutboundStateMachine: Sendable {
     }
 
     public var isReady: Bool { state == .ready }
+    /// XEP-0288: the peer may send its stanzas for (remote → local) over this stream too.
+    public private(set) var isBidirectional = false
 
     /// The TCP (or direct TLS) connection is up: open the stream.
     public mutating func connected() -> [Action] {
@@ -123,9 +127,8 @@ public struct S2SOutboundStateMachine: Sendable {
             outstandingVerifies.remove(at: index)
             return [.verifyAnswered(id: id, remote: remote, local: local, valid: type == "valid")]
         default:
-            if Stanza(element) != nil {
-                // Stanzas only flow the other way on this stream (no XEP-0288 bidi negotiated).
-                return fail(.undefinedCondition, StreamError(.unsupportedStanzaType), "peer sent a stanza on our outgoing stream")
+            if let stanza = Stanza(element) {
+                return bidirectionalStanza(stanza)
             }
             return []
         }
@@ -226,6 +229,11 @@ public struct S2SOutboundStateMachine: Sendable {
             }
         }
         var actions = flushVerifies()
+        // XEP-0288 §2: ask for a bidirectional stream after TLS and before SASL or dialback.
+        if configuration.bidi, !isBidirectional, features.child("bidi", namespace: NS.bidiFeature) != nil {
+            isBidirectional = true
+            actions.append(.send(XElement("bidi", namespace: NS.bidi)))
+        }
         let mechanisms = features.child("mechanisms", namespace: NS.sasl)?.elements.map(\.text) ?? []
         if isSecure && mechanisms.contains("EXTERNAL") && !triedExternal {
             triedExternal = true
@@ -266,6 +274,24 @@ public struct S2SOutboundStateMachine: Sendable {
             // XEP-0220 §2.1.1, §2.6: a dialback error → queued stanzas are returned with remote-server-timeout.
             return fail(.remoteServerTimeout, nil, "peer answered dialback with an error")
         }
+    }
+
+    /// XEP-0288 §2: once bidirectional and authenticated, the peer may send stanzas from its domain
+    /// to ours on this stream; anything else is refused as on an incoming stream (RFC 6120 §8.1.1.2).
+    private mutating func bidirectionalStanza(_ stanza: Stanza) -> [Action] {
+        guard isBidirectional, state == .ready else {
+            return fail(.undefinedCondition, StreamError(.unsupportedStanzaType), "peer sent a stanza on our outgoing stream")
+        }
+        guard let from = stanza.fromString.flatMap({ try? JID($0) }), let to = stanza.toString.flatMap({ try? JID($0) }) else {
+            return fail(.undefinedCondition, StreamError(.improperAddressing), "a stanza between servers needs from and to")
+        }
+        guard to.domainpart == local else {
+            return fail(.undefinedCondition, StreamError(.hostUnknown), "this stream only carries stanzas for \(local)")
+        }
+        guard from.domainpart == remote else {
+            return fail(.undefinedCondition, StreamError(.invalidFrom), "this stream only carries stanzas from \(remote)")
+        }
+        return [.deliver(stanza)]
     }
 
     private mutating func flushVerifies() -> [Action] {
