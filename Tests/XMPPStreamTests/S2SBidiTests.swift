@@ -106,4 +106,39 @@ import XMPPXML
         let misaddressed = XElement("message", namespace: NS.server, ["from": "bob@b.example", "to": "carol@z.example"])
         #expect(streamErrorSent(machine.elementReceived(misaddressed)) == .hostUnknown)
     }
+
+    @Test func verificationsWaitWhileSASLIsUnderWay() {
+        var machine = S2SOutboundStateMachine(configuration: S2SFixture.configurationA(), local: "a.example", remote: "b.example")
+        _ = machine.connected()
+        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-1"))
+        _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(XElement("starttls", namespace: NS.tls)))
+        _ = machine.elementReceived(XElement("proceed", namespace: NS.tls))
+        _ = machine.tlsEstablished(certificate: S2SFixture.certificate(validFor: ["b.example"]))
+        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-2"))
+        let mechanisms = XElement("mechanisms", namespace: NS.sasl).appending(XElement("mechanism", namespace: NS.sasl, children: [.text("EXTERNAL")]))
+        _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(mechanisms).appending(dialbackFeature))
+        #expect(machine.state == .saslExternal)
+        // Sent now, it would land in the peer's restarted stream (where `db:` is undeclared).
+        #expect(machine.requestVerification(id: "in-1", key: "k").isEmpty)
+        _ = machine.elementReceived(XElement("success", namespace: NS.sasl))
+        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-3"))
+        let ready = machine.elementReceived(XElement("features", namespace: NS.streams))
+        #expect(sentElements(ready).first?.name == "verify")
+        #expect(ready.contains(.ready(.certificate)))
+    }
+
+    @Test func verificationsHeldDuringARefusedSASLGoOutWithDialback() {
+        var machine = S2SOutboundStateMachine(configuration: S2SFixture.configurationA(), local: "a.example", remote: "b.example")
+        _ = machine.connected()
+        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-1"))
+        _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(XElement("starttls", namespace: NS.tls)))
+        _ = machine.elementReceived(XElement("proceed", namespace: NS.tls))
+        _ = machine.tlsEstablished(certificate: S2SFixture.invalidCertificate)
+        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-2"))
+        let mechanisms = XElement("mechanisms", namespace: NS.sasl).appending(XElement("mechanism", namespace: NS.sasl, children: [.text("EXTERNAL")]))
+        _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(mechanisms).appending(dialbackFeature))
+        _ = machine.requestVerification(id: "in-1", key: "k")
+        let actions = machine.elementReceived(XElement("failure", namespace: NS.sasl).appending(XElement("not-authorized", namespace: NS.sasl)))
+        #expect(sentElements(actions).map(\.name) == ["verify", "result"])
+    }
 }

@@ -418,8 +418,9 @@ private func saslFailureElement() -> XElement {
         var ready = dialbackOutbound()
         _ = ready.elementReceived(dbResult(from: "b.example", to: "a.example", type: "valid"))
         #expect(ready.requestVerification(id: "in-7", key: "k7") == [.send(request)])
+        // While SASL is under way the request waits (see S2SBidiTests.verificationsWaitWhileSASLIsUnderWay).
         var external = externalOutbound()
-        #expect(external.requestVerification(id: "in-7", key: "k7") == [.send(request)])
+        #expect(external.requestVerification(id: "in-7", key: "k7").isEmpty)
     }
 
     @Test func requestsGoOutBeforeAuthenticationWhenTLSIsOptional() {

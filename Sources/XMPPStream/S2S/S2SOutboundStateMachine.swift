@@ -116,7 +116,8 @@ public struct S2SOutboundStateMachine: Sendable {
             guard peerOffersDialback else {
                 return fail(.remoteServerNotFound, StreamError(.notAuthorized), "peer refused our certificate and offers no dialback")
             }
-            return startDialback()
+            // Verifications held back while SASL was under way can go now.
+            return flushVerifies() + startDialback()
         case (NS.dialback, "result"):
             return dialbackResult(element)
         case (NS.dialback, "verify"):
@@ -178,7 +179,9 @@ public struct S2SOutboundStateMachine: Sendable {
     public mutating func requestVerification(id: String, key: String) -> [Action] {
         let element = Dialback.verify(from: local, to: remote, id: id, key: key)
         switch state {
-        case .dialback, .ready, .saslExternal:
+        // Not while SASL is under way: success restarts the stream (RFC 6120 §6.4.6), and anything sent
+        // after <auth/> would reach the peer's new stream, where `db:` is not declared.
+        case .dialback, .ready:
             outstandingVerifies.append(id)
             return [.send(element)]
         case .awaitingFeatures where isSecure || !configuration.tlsRequired:
