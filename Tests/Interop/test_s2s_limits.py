@@ -15,7 +15,10 @@ def read_until(sock: socket.socket, marker: bytes, timeout: float = 5.0) -> byte
     data = b""
     deadline = time.monotonic() + timeout
     while marker not in data and time.monotonic() < deadline:
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
         if not chunk:
             break
         data += chunk

@@ -61,19 +61,24 @@ import XMPPXML
         #expect(streamErrorSent(machine.elementReceived(bidiRequest)) == .policyViolation)
     }
 
-    /// Outbound a.example → b.example through TLS to the post-TLS features.
-    private func securedOutbound(peerFeatures: [XElement]) -> (S2SOutboundStateMachine, [S2SOutboundStateMachine.Action]) {
+    /// Outbound a.example → b.example through TLS (the peer presenting `certificate`) to the post-TLS features.
+    private func securedOutbound(peerFeatures: [XElement],
+                                 certificate: PeerCertificateStatus = S2SFixture.invalidCertificate) -> (S2SOutboundStateMachine, [S2SOutboundStateMachine.Action]) {
         var machine = S2SOutboundStateMachine(configuration: S2SFixture.configurationA(), local: "a.example", remote: "b.example")
         _ = machine.connected()
         _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-1"))
         _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(XElement("starttls", namespace: NS.tls)))
         _ = machine.elementReceived(XElement("proceed", namespace: NS.tls))
-        _ = machine.tlsEstablished(certificate: S2SFixture.invalidCertificate)
+        _ = machine.tlsEstablished(certificate: certificate)
         _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-2"))
         var features = XElement("features", namespace: NS.streams)
         for feature in peerFeatures { features.append(feature) }
         let actions = machine.elementReceived(features)
         return (machine, actions)
+    }
+
+    private var externalMechanism: XElement {
+        XElement("mechanisms", namespace: NS.sasl).appending(XElement("mechanism", namespace: NS.sasl, children: [.text("EXTERNAL")]))
     }
 
     @Test func theInitiatorAsksForBidiBeforeDialback() {
@@ -108,15 +113,8 @@ import XMPPXML
     }
 
     @Test func verificationsWaitWhileSASLIsUnderWay() {
-        var machine = S2SOutboundStateMachine(configuration: S2SFixture.configurationA(), local: "a.example", remote: "b.example")
-        _ = machine.connected()
-        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-1"))
-        _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(XElement("starttls", namespace: NS.tls)))
-        _ = machine.elementReceived(XElement("proceed", namespace: NS.tls))
-        _ = machine.tlsEstablished(certificate: S2SFixture.certificate(validFor: ["b.example"]))
-        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-2"))
-        let mechanisms = XElement("mechanisms", namespace: NS.sasl).appending(XElement("mechanism", namespace: NS.sasl, children: [.text("EXTERNAL")]))
-        _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(mechanisms).appending(dialbackFeature))
+        var (machine, _) = securedOutbound(peerFeatures: [externalMechanism, dialbackFeature],
+                                           certificate: S2SFixture.certificate(validFor: ["b.example"]))
         #expect(machine.state == .saslExternal)
         // Sent now, it would land in the peer's restarted stream (where `db:` is undeclared).
         #expect(machine.requestVerification(id: "in-1", key: "k").isEmpty)
@@ -128,15 +126,7 @@ import XMPPXML
     }
 
     @Test func verificationsHeldDuringARefusedSASLGoOutWithDialback() {
-        var machine = S2SOutboundStateMachine(configuration: S2SFixture.configurationA(), local: "a.example", remote: "b.example")
-        _ = machine.connected()
-        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-1"))
-        _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(XElement("starttls", namespace: NS.tls)))
-        _ = machine.elementReceived(XElement("proceed", namespace: NS.tls))
-        _ = machine.tlsEstablished(certificate: S2SFixture.invalidCertificate)
-        _ = machine.streamOpened(s2sHeader(to: "a.example", from: "b.example", id: "peer-2"))
-        let mechanisms = XElement("mechanisms", namespace: NS.sasl).appending(XElement("mechanism", namespace: NS.sasl, children: [.text("EXTERNAL")]))
-        _ = machine.elementReceived(XElement("features", namespace: NS.streams).appending(mechanisms).appending(dialbackFeature))
+        var (machine, _) = securedOutbound(peerFeatures: [externalMechanism, dialbackFeature])
         _ = machine.requestVerification(id: "in-1", key: "k")
         let actions = machine.elementReceived(XElement("failure", namespace: NS.sasl).appending(XElement("not-authorized", namespace: NS.sasl)))
         #expect(sentElements(actions).map(\.name) == ["verify", "result"])

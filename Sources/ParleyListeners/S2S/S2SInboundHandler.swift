@@ -4,6 +4,7 @@ import NIOSSL
 import NIOTLS
 import ParleyKernel
 import ParleyNIO
+import XMPPAddress
 import XMPPProtocol
 import XMPPStream
 import XMPPXML
@@ -66,8 +67,13 @@ final class S2SInboundHandler: ChannelInboundHandler {
         guard !closed else { return }
         switch unwrapInboundIn(data) {
         case .event(let event):
+            // Counted before anything is answered, so two connections racing on two event loops
+            // cannot both see themselves under the limit.
+            if case .open(let header) = event, let from = header.from.flatMap({ try? JID($0) }), from.localpart == nil {
+                count(from.domainpart)
+                if closed { return }
+            }
             perform(machine.receive(event))
-            if case .open = event, let domain = machine.peerDomain { count(domain) }
         case .failure(let error):
             server.logger.info("s2s stream error from bad XML", metadata: ["address": "\(remoteAddress)", "error": "\(error)"])
             perform(machine.parserFailed(error))
