@@ -90,6 +90,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .executableTarget(name: "parley-load", dependencies: [
+            "XMPPXML",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // Tests
         .testTarget(name: "XMPPXMLTests", dependencies: ["XMPPXML"]),
         .testTarget(name: "XMPPAddressTests", dependencies: ["XMPPAddress"]),
@@ -104,6 +113,9 @@ let package = Package(
         ]),
         .testTarget(name: "ParleyListenersTests", dependencies: [
             "ParleyListeners", "ParleyNIO", "ParleyKernel", "ParleyStorage", "XMPPSASL", "XMPPXML",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -18,7 +18,7 @@ LAYERS = {
     "ParleyKernel": 4, "ParleyNIO": 4,
     "ParleyIM": 5, "ParleySQLite": 5, "ParleyConfig": 5, "ParleyListeners": 5,
     "ParleyApp": 6,
-    "parley": 7, "ParleyTesting": 7,
+    "parley": 7, "ParleyTesting": 7, "parley-load": 7,
 }
 # Third-party modules and the lowest layer allowed to import them (ParleyNIO is the exception for NIO/TLS).
 RESTRICTED = {
