@@ -1,8 +1,7 @@
 #ifndef PARLEY_CEXPAT_SHIM_H
 #define PARLEY_CEXPAT_SHIM_H
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+/* No _GNU_SOURCE (and so no RTLD_DEFAULT): this header is imported as a module, and system headers
+   must be parsed as Glibc's module parses them, or the two modules conflict (fd_set). */
 #include <dlfcn.h>
 #include <expat.h>
 
@@ -15,7 +14,9 @@ static inline int parley_expat_disable_reparse_deferral(XML_Parser parser) {
     static set_deferral_fn set_deferral = 0;
     static int looked_up = 0;
     if (!looked_up) {
-        set_deferral = (set_deferral_fn)dlsym(RTLD_DEFAULT, "XML_SetReparseDeferralEnabled");
+        /* The program's own handle searches it and every library loaded with it, libexpat included. */
+        void *self = dlopen(NULL, RTLD_LAZY);
+        if (self) set_deferral = (set_deferral_fn)dlsym(self, "XML_SetReparseDeferralEnabled");
         looked_up = 1;
     }
     if (set_deferral) {

@@ -3,11 +3,9 @@
 /* A small, thread-safe shim over the system resolver (glibc libresolv) for Parley's DNS needs:
    SRV records (RFC 2782) through res_nquery with a per-call resolver state, and address records
    through getaddrinfo. Every call blocks; callers run it off the event loop. */
-/* Same feature macros as CExpat's shim: system headers included from two modules must agree
-   (fd_set's member is `fds_bits` only under _GNU_SOURCE/XOPEN). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+/* No feature macros here: Swift imports this header as a module, and system headers it pulls in
+   must be parsed exactly as Glibc's module parses them (under _GNU_SOURCE, fd_set's member is
+   `fds_bits`, otherwise `__fds_bits`, and the two modules then conflict). The .c file sets its own. */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
