@@ -21,10 +21,13 @@ struct User: AsyncParsableCommand {
 
     static func administration(_ options: ConfigOption) throws -> AccountAdministration {
         let config = try ConfigLoading.load(options)
-        var logger = Logger(label: "parley-cli")
-        logger.logLevel = .error
-        let composition = try ServerComposition(config: config, stores: try SQLiteStores(config: config), logger: logger)
-        return AccountAdministration(kernel: composition.kernel, scramIterations: config.sasl.scramIterations)
+        return AccountAdministration(kernel: try composition(options).kernel, scramIterations: config.sasl.scramIterations)
+    }
+
+    /// `address` as a normalised account on a served host (the account need not exist).
+    static func account(_ address: String, in composition: ServerComposition) async throws -> JID {
+        let admin = AccountAdministration(kernel: composition.kernel, scramIterations: SASLDefaults.minimumIterations)
+        return try await administer { try admin.userJID(address) }
     }
 
     /// Runs an administration call, turning its failures into a clear message and exit code 1.
@@ -123,8 +126,7 @@ struct User: AsyncParsableCommand {
 
         func run() async throws {
             let composition = try User.composition(options)
-            let admin = AccountAdministration(kernel: composition.kernel, scramIterations: 4096)
-            let user = try await User.administer { try admin.userJID(jid) }
+            let user = try await User.account(jid, in: composition)
             guard await composition.kernel.accountExists(user) else { throw CLIError("\(user) does not exist") }
             let roster = try await composition.stores.rosters.roster(of: user)
             print("roster of \(user) (version \(roster.version)): \(roster.items.count) contact(s)")
@@ -151,9 +153,8 @@ struct User: AsyncParsableCommand {
 
         func run() async throws {
             let composition = try User.composition(options)
-            let admin = AccountAdministration(kernel: composition.kernel, scramIterations: 4096)
-            let a = try await User.administer { try admin.userJID(first) }
-            let b = try await User.administer { try admin.userJID(second) }
+            let a = try await User.account(first, in: composition)
+            let b = try await User.account(second, in: composition)
             guard a != b else { throw CLIError("an account cannot be its own contact") }
             for user in [a, b] where !(await composition.kernel.accountExists(user)) {
                 throw CLIError("\(user) does not exist")
@@ -171,8 +172,7 @@ struct User: AsyncParsableCommand {
 
         func run() async throws {
             let composition = try User.composition(options)
-            let admin = AccountAdministration(kernel: composition.kernel, scramIterations: 4096)
-            let user = try await User.administer { try admin.userJID(jid) }
+            let user = try await User.account(jid, in: composition)
             let offline = OfflineMessageAdministration(store: composition.stores.offline)
             if clear {
                 let removed = try await offline.deleteAll(for: user)
@@ -182,4 +182,9 @@ struct User: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// Account checks that derive no keys need no particular SCRAM iteration count.
+enum SASLDefaults {
+    static let minimumIterations = 4096
 }
