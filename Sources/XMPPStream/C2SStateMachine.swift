@@ -114,7 +114,7 @@ public struct C2SStateMachine: Sendable {
             host = configuration.defaultHost
         }
         // RFC 6120 §4.7.5: we speak 1.0; no version means 0.9, which is not supported.
-        guard let version = header.version, Self.majorVersion(version).map({ $0 >= 1 }) == true else {
+        guard header.speaksXMPP1 else {
             return fail(StreamError(.unsupportedVersion, text: "XMPP 1.0 is required"))
         }
         var actions = sendHeader(to: header.from)
@@ -537,20 +537,9 @@ public struct C2SStateMachine: Sendable {
     }
 
     static func saslFailure(_ condition: SASLFailure, text: String? = nil) -> XElement {
-        var failure = XElement("failure", namespace: NS.sasl)
-        failure.append(XElement(condition.rawValue, namespace: NS.sasl))
-        if let text {
-            var textElement = XElement("text", namespace: NS.sasl)
-            textElement.append(text: text)
-            failure.append(textElement)
-        }
-        return failure
+        condition.element(text: text)
     }
 
-    private static func majorVersion(_ version: String) -> Int? {
-        let major = version.split(separator: ".", maxSplits: 1).first.map(String.init) ?? version
-        return Int(major)
-    }
 
     /// RFC 6120 §6.4.2: empty content is "no data", `=` is an empty response, anything else is base64.
     static func decodeSASLPayload(_ text: String) -> Result<[UInt8], SASLFailure>? {

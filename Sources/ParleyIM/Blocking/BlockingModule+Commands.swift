@@ -28,14 +28,9 @@ extension BlockingModule {
         if current.jids.union(jids).count > maxItems {
             return .failure(StanzaError(.policyViolation, text: "a blocklist holds at most \(maxItems) JIDs"))
         }
-        do {
-            try await store.block(jids, for: user)
-        } catch {
-            kernel.logger.error("could not update a blocklist", metadata: ["user": "\(user)", "error": "\(error)"])
+        guard await updateList(of: user, kernel: kernel, { try await store.block(jids, for: user) }) != nil else {
             return .failure(StanzaError(.internalServerError))
         }
-        cache.invalidate(user)
-        await reload(user, kernel: kernel)
         await announceBlocked(jids, by: user, kernel: kernel)
         await push(Self.payload("block", jids), to: user, kernel: kernel)
         return .success(nil)
@@ -50,24 +45,34 @@ extension BlockingModule {
         case .failure(let error): return .failure(error)
         case .success(let parsed): jids = parsed
         }
-        let unblocked: [JID]
-        do {
-            if jids.isEmpty {
-                unblocked = try await store.blockedJIDs(of: user)
-                try await store.unblockAll(for: user)
-            } else {
-                unblocked = jids
+        let store = self.store
+        let changed = await updateList(of: user, kernel: kernel) { () async throws -> [JID] in
+            guard jids.isEmpty else {
                 try await store.unblock(jids, for: user)
+                return jids
             }
-        } catch {
-            kernel.logger.error("could not update a blocklist", metadata: ["user": "\(user)", "error": "\(error)"])
-            return .failure(StanzaError(.internalServerError))
+            let everything = try await store.blockedJIDs(of: user)
+            try await store.unblockAll(for: user)
+            return everything
         }
-        cache.invalidate(user)
-        await reload(user, kernel: kernel)
+        guard let unblocked = changed else { return .failure(StanzaError(.internalServerError)) }
         await announceUnblocked(unblocked, by: user, kernel: kernel)
         await push(Self.payload("unblock", jids), to: user, kernel: kernel)
         return .success(nil)
+    }
+
+    /// Runs a change to the stored list, then refreshes the cached copy; nil (and a log line) when
+    /// the store failed, so nothing is announced for a change that did not happen.
+    private func updateList<T>(of user: JID, kernel: Kernel, _ change: () async throws -> T) async -> T? {
+        do {
+            let result = try await change()
+            cache.invalidate(user)
+            await reload(user, kernel: kernel)
+            return result
+        } catch {
+            kernel.logger.error("could not update a blocklist", metadata: ["user": "\(user)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// The JIDs of the payload's `<item/>`s, normalised: `bad-request` for an item without a JID,

@@ -83,7 +83,7 @@ public struct S2SInboundStateMachine: Sendable {
             }
             peerDomain = fromJID.domainpart
         }
-        guard let version = header.version, version.split(separator: ".").first.flatMap({ Int($0) }).map({ $0 >= 1 }) == true else {
+        guard header.speaksXMPP1 else {
             return fail(StreamError(.unsupportedVersion, text: "XMPP 1.0 is required"))
         }
         var actions = sendHeader(replyingTo: header)
@@ -352,6 +352,6 @@ public struct S2SInboundStateMachine: Sendable {
     }
 
     static func saslFailure(_ condition: SASLFailure) -> XElement {
-        XElement("failure", namespace: NS.sasl).appending(XElement(condition.rawValue, namespace: NS.sasl))
+        condition.element()
     }
 }

@@ -74,7 +74,7 @@ public struct S2SOutboundStateMachine: Sendable {
         guard header.streamNamespaceValid, header.contentNamespace == NS.server else {
             return fail(.remoteServerNotFound, StreamError(.invalidNamespace), "peer did not answer with a server stream")
         }
-        guard header.version.flatMap({ $0.split(separator: ".").first }).flatMap({ Int($0) }).map({ $0 >= 1 }) == true else {
+        guard header.speaksXMPP1 else {
             return fail(.remoteServerNotFound, StreamError(.unsupportedVersion), "peer does not speak XMPP 1.0")
         }
         peerStreamID = header.id
