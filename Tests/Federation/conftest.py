@@ -4,8 +4,9 @@ down on exit.
 
 Server pairs are a module-scoped parametrised fixture (`pair`), so pytest runs every scenario for
 one pair before moving to the next and servers already running with the right configuration are
-reused (see lab.Lab.deploy). Pairs with Parley carry the `parley` marker and are skipped, with the
-reason, while `parley config check` rejects the `s2s` configuration key.
+reused (see lab.Lab.deploy). Pairs with Parley carry the `parley` marker; they fail (not skip) when
+the Parley binary is missing or `parley config check` rejects the federation configuration, so a
+regression there cannot pass unnoticed.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def pytest_report_header(config):
         extra = "" if lab.parley["s2s_direct_tls"] else f" (no direct TLS listener: {lab.parley['reason']})"
         lines.append(f"Parley pairs: enabled{extra}")
     else:
-        lines.append(f"Parley pairs: skipped - {lab.parley['reason']}")
+        lines.append(f"Parley pairs: will FAIL - {lab.parley['reason']}")
     return lines
 
 
@@ -73,7 +74,7 @@ def pytest_runtest_setup(item):
         pytest.skip(f"the run's time budget ({_budget:.0f}s, FED_TEST_BUDGET) is spent")
     lab = get_lab()
     if item.get_closest_marker("parley") is not None and not lab.parley["s2s"]:
-        pytest.skip(lab.parley["reason"])
+        pytest.fail(lab.parley["reason"])
     pair = _pair_of(item)
     if item.get_closest_marker("needs_federation") is not None and pair in _broken_pairs:
         pytest.skip(f"{'-'.join(pair)} did not exchange messages ({GATE_TEST} failed: "

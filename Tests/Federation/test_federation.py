@@ -337,7 +337,7 @@ def test_unresponsive_peer_times_out(lab, pair, direction, via, clients, request
     sender_host, silent_host = ("b", "a") if via == "starttls" else ("a", "b")
     if via == "direct_tls":
         if not lab.supports_direct_tls(peer):
-            pytest.skip(f"{peer} has no direct TLS s2s listener: {lab.parley.get('reason')}")
+            pytest.fail(f"{peer} has no direct TLS s2s listener: {lab.parley.get('reason')}")
         if under == "prosody":
             request.applymarker(pytest.mark.xfail(reason=PROSODY_DIRECT_TLS_TIMEOUT_GAP, run=False))
             pytest.xfail(PROSODY_DIRECT_TLS_TIMEOUT_GAP)
@@ -387,8 +387,7 @@ def test_direct_tls_to_xmpps_server_srv(lab, pair, clients):
     a, b = deploy_pair(lab, pair)
     topo = lab.topology
     assert b.domain == topo.direct_tls_domain
-    if not b.direct_tls:
-        pytest.skip(f"{b.kind} on {b.domain} has no direct TLS s2s listener: {lab.parley.get('reason')}")
+    assert b.direct_tls, f"{b.kind} on {b.domain} has no direct TLS s2s listener: {lab.parley.get('reason')}"
     x, y = clients(a, "dtls"), clients(b, "dtls")
     text = uid("over-direct-tls")
     send_message(x, y.jid, text)
