@@ -71,7 +71,7 @@ public final class ParleyServer: Service {
             registrations: AddressRateLimiter(limit: limits.registrationsPerAddressPerHour, windowSeconds: 3600),
             connections: connections, logger: logger)
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: UsableCores.count)
         var channels: [any Channel] = []
         do {
             if let c2s = config.listeners.c2s {

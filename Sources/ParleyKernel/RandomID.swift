@@ -4,8 +4,8 @@ public enum RandomID {
     private static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_".utf8)
 
     public static func make(length: Int = 16) -> String {
-        // One 64-bit draw (a getrandom(2) call on Linux) yields ten characters.
-        var generator = SystemRandomNumberGenerator()
+        // One 64-bit draw yields ten characters.
+        var generator = BufferedRandomGenerator()
         var bytes = [UInt8]()
         bytes.reserveCapacity(length)
         var bits: UInt64 = 0

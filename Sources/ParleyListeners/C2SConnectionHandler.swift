@@ -33,9 +33,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     /// Input held back while a credential lookup or resource binding is under way.
     private var inputBacklog: [DecodedStreamEvent] = []
     private var suspended = false
-    /// Stanzas held back while an earlier stanza's handler is still running.
-    private var routeBacklog: [Stanza] = []
-    private var routing = false
+    /// Routes this session's stanzas in order (created when the session is bound).
+    private var router: InOrderRouter?
 
     private var unauthenticatedTimer: Scheduled<Void>?
     private var outboundWhileUnwritable = 0
@@ -80,7 +79,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         if let connectionToken { server.connections.remove(connectionToken) }
         if let session {
             let kernel = server.kernel
-            Task { await kernel.unbind(session) }
+            Task.immediate { await kernel.unbind(session) }
             server.logger.info("c2s session ended", metadata: ["jid": "\(session.jid)", "address": "\(remoteAddress)"])
         }
         context.fireChannelInactive()
@@ -309,12 +308,15 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let transport = C2STransport(eventLoop: context.eventLoop, handler: loopBound)
         let kernel = server.kernel
+        let eventLoop = context.eventLoop
         let promise = context.eventLoop.makePromise(of: LocalSession.self)
         promise.completeWithTask { await kernel.bind(user: user, resource: resource, transport: transport) }
         promise.futureResult.whenSuccess { bound in
             let handler = loopBound.value
             handler.suspended = false
             handler.session = bound
+            let kernel = handler.server.kernel
+            handler.router = InOrderRouter(eventLoop: eventLoop) { stanza in await kernel.route(stanza, from: bound) }
             if handler.closed {
                 // The connection went away while binding.
                 Task { await kernel.unbind(bound) }
@@ -326,23 +328,8 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     }
 
     private func route(_ stanza: Stanza) {
-        guard let session, let context else { return }
-        if routing {
-            routeBacklog.append(stanza)
-            return
-        }
-        routing = true
-        let kernel = server.kernel
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { await kernel.route(stanza, from: session) }
-        promise.futureResult.whenComplete { _ in
-            let handler = loopBound.value
-            handler.routing = false
-            if !handler.routeBacklog.isEmpty {
-                handler.route(handler.routeBacklog.removeFirst())
-            }
-        }
+        guard let router else { return }
+        router.submit(stanza)
     }
 
     // MARK: From other sessions and the server

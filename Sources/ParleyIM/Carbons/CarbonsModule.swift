@@ -53,13 +53,16 @@ public struct CarbonsModule: Module {
 
     /// XEP-0280 §7: a copy for each enabled client of the addressee that did not get the message.
     private static func copyReceived(_ inbound: InboundStanza, deliveredTo delivered: [LocalSession], kernel: Kernel) {
-        let message = inbound.stanza.element
-        guard inbound.to.localpart != nil,
-              CarbonsEligibility.isEligible(message, direction: .received, fromFullJID: inbound.from.resourcepart != nil)
-        else { return }
+        guard inbound.to.localpart != nil else { return }
         let user = inbound.to.bare
-        let skipped = Set(delivered.map(\.jid)).union(inbound.from.bare == user ? [inbound.from] : [])
-        for session in kernel.sessions.sessions(for: user) where !skipped.contains(session.jid) && session.has(flag: flag) {
+        // Checked first: most messages reach users with no other enabled client.
+        let recipients = kernel.sessions.sessions(for: user).filter { session in
+            session.has(flag: flag) && session.jid != inbound.from && !delivered.contains { $0 === session }
+        }
+        guard !recipients.isEmpty else { return }
+        let message = inbound.stanza.element
+        guard CarbonsEligibility.isEligible(message, direction: .received, fromFullJID: inbound.from.resourcepart != nil) else { return }
+        for session in recipients {
             kernel.deliver(wrap(message, in: "received", user: user, for: session.jid), to: session)
         }
     }
@@ -72,9 +75,11 @@ public struct CarbonsModule: Module {
         let user = sender.bare
         // Messages to the user's own account are copied when they are received (see the type's notes).
         guard outbound.to.bare != user else { return }
+        let recipients = kernel.sessions.sessions(for: user).filter { $0.jid != sender && $0.has(flag: flag) }
+        guard !recipients.isEmpty else { return }
         let message = outbound.stanza.element
         guard CarbonsEligibility.isEligible(message, direction: .sent, fromFullJID: true) else { return }
-        for session in kernel.sessions.sessions(for: user) where session.jid != sender && session.has(flag: flag) {
+        for session in recipients {
             kernel.deliver(wrap(message, in: "sent", user: user, for: session.jid), to: session)
         }
     }

@@ -32,9 +32,11 @@ final class OutboundLink: @unchecked Sendable {
     private var recorder: PeerCertificateRecorder?
     private var setupTimer: Scheduled<Void>?
     private var registryToken: Int?
-    /// XEP-0288: stanzas the peer sends back over this stream are routed one after another.
-    private var inboundBacklog: [Stanza] = []
-    private var routingInbound = false
+    /// XEP-0288: the peer's stanzas on this bidirectional link, routed in order (RFC 6120 §10.1).
+    private lazy var inboundRouter: InOrderRouter = {
+        let kernel = server.kernel
+        return InOrderRouter(eventLoop: eventLoop) { stanza in await kernel.dispatch(stanza) }
+    }()
 
     init(pair: DomainPair, eventLoop: any EventLoop, manager: S2SLinkManager) {
         self.pair = pair
@@ -235,18 +237,7 @@ final class OutboundLink: @unchecked Sendable {
     }
 
     private func routeInbound(_ stanza: Stanza) {
-        if routingInbound {
-            inboundBacklog.append(stanza)
-            return
-        }
-        routingInbound = true
-        let kernel = server.kernel
-        let promise = eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { await kernel.dispatch(stanza) }
-        promise.futureResult.whenComplete { [self] _ in
-            routingInbound = false
-            if !inboundBacklog.isEmpty { routeInbound(inboundBacklog.removeFirst()) }
-        }
+        inboundRouter.submit(stanza)
     }
 
     private func write(_ text: String, flush: Bool) {

@@ -27,9 +27,8 @@ final class S2SInboundHandler: ChannelInboundHandler {
     /// XEP-0288: the pairs we may send on over this stream, registered with the link manager.
     private var reverseRoutes: [ReverseRoute] = []
     private var closed = false
-    /// Stanzas wait here while an earlier one is being routed, so order is kept (RFC 6120 §10.1).
-    private var backlog: [Stanza] = []
-    private var routing = false
+    /// Routes the peer's stanzas in order (RFC 6120 §10.1); created with the handler's context.
+    private var router: InOrderRouter?
 
     init(server: S2SServerContext, links: S2SLinkManager, decoder: XMLStreamDecoder, directTLS: Bool = false) {
         self.server = server
@@ -45,7 +44,11 @@ final class S2SInboundHandler: ChannelInboundHandler {
         return recorder
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let kernel = server.kernel
+        router = InOrderRouter(eventLoop: context.eventLoop) { stanza in await kernel.dispatch(stanza) }
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         remoteAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
@@ -214,22 +217,7 @@ final class S2SInboundHandler: ChannelInboundHandler {
     }
 
     private func route(_ stanza: Stanza, context: ChannelHandlerContext) {
-        if routing {
-            backlog.append(stanza)
-            return
-        }
-        routing = true
-        let kernel = server.kernel
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { await kernel.dispatch(stanza) }
-        promise.futureResult.whenComplete { _ in
-            let handler = loopBound.value
-            handler.routing = false
-            if !handler.backlog.isEmpty, let context = handler.context {
-                handler.route(handler.backlog.removeFirst(), context: context)
-            }
-        }
+        router?.submit(stanza)
     }
 }
 
