@@ -151,6 +151,9 @@ final class C2SConnectionHandler: ChannelInboundHandler {
 
     private func perform(_ actions: [C2SStateMachine.Action]) {
         guard let context else { return }
+        // Work that leaves the machine (credential lookups, binding, registration) starts after the
+        // other actions of this batch, since it may finish, and act on its result, right away.
+        var work: [() -> Void] = []
         for action in actions {
             switch action {
             case .sendStreamHeader(let header):
@@ -169,7 +172,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             case .resetParser(let authenticated):
                 decoder.reset(limits: authenticated ? server.limits.afterAuth : server.limits.beforeAuth)
             case .lookupCredentials(let username, let host, let hash):
-                lookupCredentials(username: username, host: host, hash: hash, context: context)
+                work.append { self.lookupCredentials(username: username, host: host, hash: hash, context: context) }
             case .authenticated(let user):
                 server.logger.info("c2s authenticated", metadata: ["user": "\(user)", "address": "\(remoteAddress)"])
             case .authenticationFailed(let username, let condition):
@@ -177,7 +180,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                 server.logger.notice("c2s authentication failed", metadata: [
                     "user": "\(username ?? "-")", "address": "\(remoteAddress)", "reason": "\(condition.rawValue)"])
             case .bind(let user, let resource):
-                bind(user: user, resource: resource, context: context)
+                work.append { self.bind(user: user, resource: resource, context: context) }
             case .sessionStarted(let jid):
                 unauthenticatedTimer?.cancel()
                 unauthenticatedTimer = nil
@@ -185,7 +188,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             case .route(let stanza):
                 route(stanza)
             case .register(let username, let password, let host):
-                register(username: username, password: password, host: host, context: context)
+                work.append { self.register(username: username, password: password, host: host, context: context) }
             case .nonStanza:
                 // No module handles first-level elements other than stanzas yet (RFC 6120 §4.9.3.24).
                 perform(machine.terminate(StreamError(.unsupportedStanzaType)))
@@ -196,6 +199,7 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                 return
             }
         }
+        for start in work { start() }
         context.flush()
     }
 
@@ -232,24 +236,20 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             return
         }
         suspended = true
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let accounts = server.accounts
-        let promise = context.eventLoop.makePromise(of: SCRAMCredential?.self)
-        promise.completeWithTask {
+        ImmediateWork.start(on: context.eventLoop, {
             try await accounts.account(username: username, host: host)?.credential(for: hash)
-        }
-        promise.futureResult.whenComplete { result in
-            let handler = loopBound.value
-            handler.suspended = false
+        }, then: { [self] result in
+            suspended = false
             switch result {
             case .success(let credential):
-                handler.perform(handler.machine.credentialsLoaded(credential))
+                perform(machine.credentialsLoaded(credential))
             case .failure(let error):
-                handler.server.logger.error("account lookup failed", metadata: ["error": "\(error)"])
-                handler.perform(handler.machine.terminate(StreamError(.internalServerError)))
+                server.logger.error("account lookup failed", metadata: ["error": "\(error)"])
+                perform(machine.terminate(StreamError(.internalServerError)))
             }
-            handler.drainInputBacklog()
-        }
+            drainInputBacklog()
+        })
     }
 
     /// XEP-0077 §3.1: creates the account off the event loop (deriving SCRAM keys is deliberately slow).
@@ -305,26 +305,24 @@ final class C2SConnectionHandler: ChannelInboundHandler {
 
     private func bind(user: JID, resource: String?, context: ChannelHandlerContext) {
         suspended = true
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let transport = C2STransport(eventLoop: context.eventLoop, handler: loopBound)
-        let kernel = server.kernel
         let eventLoop = context.eventLoop
-        let promise = context.eventLoop.makePromise(of: LocalSession.self)
-        promise.completeWithTask { await kernel.bind(user: user, resource: resource, transport: transport) }
-        promise.futureResult.whenSuccess { bound in
-            let handler = loopBound.value
-            handler.suspended = false
-            handler.session = bound
-            let kernel = handler.server.kernel
-            handler.router = InOrderRouter(eventLoop: eventLoop) { stanza in await kernel.route(stanza, from: bound) }
-            if handler.closed {
+        let transport = C2STransport(eventLoop: eventLoop, handler: NIOLoopBound(self, eventLoop: eventLoop))
+        let kernel = server.kernel
+        ImmediateWork.start(on: eventLoop, {
+            await kernel.bind(user: user, resource: resource, transport: transport)
+        }, then: { [self] result in
+            guard case .success(let bound) = result else { return }
+            suspended = false
+            session = bound
+            if closed {
                 // The connection went away while binding.
-                Task { await kernel.unbind(bound) }
+                Task.immediate { await kernel.unbind(bound) }
                 return
             }
-            handler.perform(handler.machine.bindSucceeded(bound.jid))
-            handler.drainInputBacklog()
-        }
+            router = InOrderRouter(eventLoop: eventLoop) { stanza in await kernel.route(stanza, from: bound) }
+            perform(machine.bindSucceeded(bound.jid))
+            drainInputBacklog()
+        })
     }
 
     private func route(_ stanza: Stanza) {

@@ -16,6 +16,9 @@ public enum C2SListener {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Each connection keeps its receive buffer between reads: start small (most stanzas are
+            // a few hundred bytes; NIO's default starts at 2 KiB) and let it grow for bigger input.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let decoder = XMLStreamDecoder(limits: server.limits.beforeAuth)

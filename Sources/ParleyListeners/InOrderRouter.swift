@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 import XMPPProtocol
 
 /// Routes the stanzas of one stream strictly one after another (RFC 6120 §10.1).
@@ -58,36 +57,12 @@ final class InOrderRouter {
     /// Starts routing; true when it already finished. Otherwise `resumed()` runs on the event loop
     /// when it does.
     private func routeFinishedInline(_ stanza: Stanza) -> Bool {
-        let progress = RoutingProgress()
         let route = self.route
-        let eventLoop = self.eventLoop
-        let resume = NIOLoopBound(self, eventLoop: eventLoop)
-        Task.immediate {
-            await route(stanza)
-            if !progress.finish() { eventLoop.execute { resume.value.resumed() } }
-        }
-        return !progress.leaveRunning()
+        return ImmediateWork.finishedInline(on: eventLoop, { await route(stanza) }, resumed: { [self] in resumed() })
     }
 
     private func resumed() {
         busy = false
         if let stanza = takeNext() { run(stanza) }
-    }
-}
-
-/// Who comes second between the routing task finishing and its starter returning: the one that
-/// finds the other already there knows how routing ended.
-private final class RoutingProgress: Sendable {
-    private static let running = 0, starterReturned = 1, finished = 2
-    private let state = Atomic<Int>(RoutingProgress.running)
-
-    /// The task finished; false when the starter has already returned (so the task must resume it).
-    func finish() -> Bool {
-        state.compareExchange(expected: Self.running, desired: Self.finished, ordering: .acquiringAndReleasing).exchanged
-    }
-
-    /// The starter returns; false when the task had already finished inline.
-    func leaveRunning() -> Bool {
-        state.compareExchange(expected: Self.running, desired: Self.starterReturned, ordering: .acquiringAndReleasing).exchanged
     }
 }

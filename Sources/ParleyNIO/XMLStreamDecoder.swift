@@ -12,17 +12,26 @@ public enum DecodedStreamEvent: Sendable {
 /// Turns a TCP byte stream into stream events with an expat push parser (one per stream).
 ///
 /// The next handler calls `reset(limits:)` on a stream restart (RFC 6120 §4.3.3); events already
-/// parsed from the old stream are then dropped.
+/// parsed from the old stream are then dropped. When the peer has sent nothing for `releaseAfter`,
+/// the parser's expat state is released (see `XMLStreamParser.releaseIfIdle`): most connections of
+/// a server are idle most of the time, and expat's buffers were the largest part of their memory.
 public final class XMLStreamDecoder: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = DecodedStreamEvent
 
+    /// How long a stream must be quiet before its parser state is released.
+    public static let defaultReleaseAfter = TimeAmount.seconds(2)
+
     private var parser: XMLStreamParser
     private var generation = 0
     private var failed = false
+    private let releaseAfter: TimeAmount
+    private var lastInput = NIODeadline.now()
+    private var releaseTimer: Scheduled<Void>?
 
-    public init(limits: XMLStreamLimits) {
+    public init(limits: XMLStreamLimits, releaseAfter: TimeAmount = XMLStreamDecoder.defaultReleaseAfter) {
         parser = XMLStreamParser(limits: limits)
+        self.releaseAfter = releaseAfter
     }
 
     /// Bytes fed to the current parser that have not completed any event yet.
@@ -33,9 +42,21 @@ public final class XMLStreamDecoder: ChannelInboundHandler {
         generation += 1
     }
 
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        releaseTimer?.cancel()
+        releaseTimer = nil
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        releaseTimer?.cancel()
+        releaseTimer = nil
+        context.fireChannelInactive()
+    }
+
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         let buffer = unwrapInboundIn(data)
+        lastInput = .now()
         let events: [XMLStreamEvent]
         do {
             events = try buffer.withUnsafeReadableBytes { bytes in try parser.feed(bytes) }
@@ -49,6 +70,23 @@ public final class XMLStreamDecoder: ChannelInboundHandler {
         for event in events {
             guard current == generation, !failed else { return }
             context.fireChannelRead(wrapInboundOut(.event(StreamEvent(event))))
+        }
+        if releaseTimer == nil { scheduleRelease(context: context, in: releaseAfter) }
+    }
+
+    /// One timer per connection at most, re-armed from the last input until the stream is quiet.
+    private func scheduleRelease(context: ChannelHandlerContext, in delay: TimeAmount) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        releaseTimer = context.eventLoop.scheduleTask(in: delay) {
+            let (decoder, context) = loopBound.value
+            decoder.releaseTimer = nil
+            guard !decoder.failed, context.channel.isActive else { return }
+            let quiet = NIODeadline.now() - decoder.lastInput
+            if quiet >= decoder.releaseAfter {
+                decoder.parser.releaseIfIdle()
+            } else {
+                decoder.scheduleRelease(context: context, in: decoder.releaseAfter - quiet)
+            }
         }
     }
 }

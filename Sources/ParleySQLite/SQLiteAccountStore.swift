@@ -26,15 +26,15 @@ public final class SQLiteAccountStore: AccountStore {
     public func account(username: String, host: String) async throws -> AccountRecord? {
         try await database.read(mappingErrorsTo: AccountStoreError.self) { db in
             guard let createdAt = try Int64.fetchOne(
-                db, sql: "SELECT created_at FROM accounts WHERE host = ? AND username = ?",
+                db.cachedStatement(sql: "SELECT created_at FROM accounts WHERE host = ? AND username = ?"),
                 arguments: [host, username])
             else { return nil }
             let rows = try Row.fetchAll(
-                db,
+                db.cachedStatement(
                 sql: """
                     SELECT hash, salt, iterations, stored_key, server_key FROM account_credentials
                     WHERE host = ? AND username = ?
-                    """,
+                    """),
                 arguments: [host, username])
             let credentials = try rows.compactMap(Self.credential(from:))
                 .sorted { Self.order($0.hash) < Self.order($1.hash) }
@@ -45,7 +45,7 @@ public final class SQLiteAccountStore: AccountStore {
     public func setCredentials(username: String, host: String, credentials: [SCRAMCredential]) async throws {
         try await database.write(mappingErrorsTo: AccountStoreError.self) { db in
             let exists = try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM accounts WHERE host = ? AND username = ?)",
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM accounts WHERE host = ? AND username = ?)"),
                 arguments: [host, username]) ?? false
             // Thrown inside the transaction, so nothing is written; it reaches the caller unchanged.
             guard exists else { throw AccountStoreError.notFound }
@@ -66,7 +66,7 @@ public final class SQLiteAccountStore: AccountStore {
 
     public func usernames(host: String) async throws -> [String] {
         let names = try await database.read(mappingErrorsTo: AccountStoreError.self) { db in
-            try String.fetchAll(db, sql: "SELECT username FROM accounts WHERE host = ?", arguments: [host])
+            try String.fetchAll(db.cachedStatement(sql: "SELECT username FROM accounts WHERE host = ?"), arguments: [host])
         }
         // Sorted in Swift, not by ORDER BY, so every backend agrees on `String` ordering.
         return names.sorted()

@@ -16,7 +16,7 @@ public final class SQLiteBlocklistStore: BlocklistStore {
         let (host, username) = user.accountColumns
         let strings = try await database.read(mappingErrorsTo: BlocklistStoreError.self) { db in
             try String.fetchAll(
-                db, sql: "SELECT jid FROM blocklist_items WHERE host = ? AND username = ?",
+                db.cachedStatement(sql: "SELECT jid FROM blocklist_items WHERE host = ? AND username = ?"),
                 arguments: [host, username])
         }
         // Sorted in Swift, not by ORDER BY, so every backend agrees on `String` ordering.

@@ -27,10 +27,16 @@ extension SQLiteDatabase {
     }
 
     /// Runs `body` in a read transaction; a failure reaches the caller as `StoreError` (see `mappingErrors`).
+    ///
+    /// Reads run synchronously on the caller's thread (an event loop, usually). A read is an indexed
+    /// lookup in SQLite's page cache, tens of microseconds, and in WAL mode it never waits for a
+    /// writer; GRDB's asynchronous read would instead hop to a reader queue and back, which cost more
+    /// than the query and turned every login (about twenty roster and account reads) into a chain of
+    /// thread switches. Writes stay asynchronous: they can wait for the write lock.
     func read<T: Sendable, StoreError: SQLiteStoreError>(
         mappingErrorsTo _: StoreError.Type, _ body: @Sendable (Database) throws -> T
     ) async throws -> T {
-        try await mappingErrors(to: StoreError.self) { try await writer.read(body) }
+        try await mappingErrors(to: StoreError.self) { try writer.read(body) }
     }
 
     /// Runs `body` in a write transaction, rolled back if it throws; a failure reaches the caller as

@@ -12,7 +12,7 @@ public final class SQLiteLastActivityStore: LastActivityStore {
     public func lastActivity(username: String, host: String) async throws -> LastActivityRecord? {
         try await database.read(mappingErrorsTo: LastActivityStoreError.self) { db in
             guard let row = try Row.fetchOne(
-                db, sql: "SELECT timestamp, status FROM last_activity WHERE host = ? AND username = ?",
+                db.cachedStatement(sql: "SELECT timestamp, status FROM last_activity WHERE host = ? AND username = ?"),
                 arguments: [host, username])
             else { return nil }
             return LastActivityRecord(timestamp: row["timestamp"], status: row["status"])

@@ -17,7 +17,7 @@ public final class SQLiteOfflineStore: OfflineStore {
         // One write transaction: the count and the insert cannot interleave with another append.
         return try await database.write(mappingErrorsTo: OfflineStoreError.self) { db in
             let count = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?",
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?"),
                 arguments: [host, username]) ?? 0
             guard count < limit else { return nil }
             try db.execute(
@@ -32,11 +32,11 @@ public final class SQLiteOfflineStore: OfflineStore {
         // Columns are copied out inside the read: GRDB's async read needs a Sendable result (a `Row` is not).
         let rows = try await database.read(mappingErrorsTo: OfflineStoreError.self) { db in
             try Row.fetchAll(
-                db,
+                db.cachedStatement(
                 sql: """
                     SELECT id, stored_at, stanza FROM offline_messages
                     WHERE host = ? AND username = ? ORDER BY id LIMIT ?
-                    """,
+                    """),
                 arguments: [host, username, limit.map { max($0, 0) } ?? -1]
             ).map { row -> (id: Int64, storedAt: Int64, stanza: String) in
                 (row["id"], row["stored_at"], row["stanza"])
@@ -55,7 +55,7 @@ public final class SQLiteOfflineStore: OfflineStore {
         let (host, username) = user.accountColumns
         return try await database.read(mappingErrorsTo: OfflineStoreError.self) { db in
             try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?",
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?"),
                 arguments: [host, username]) ?? 0
         }
     }

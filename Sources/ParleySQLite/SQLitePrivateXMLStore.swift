@@ -13,8 +13,8 @@ public final class SQLitePrivateXMLStore: PrivateXMLStore {
     public func element(name: String, namespace: String, username: String, host: String) async throws -> XElement? {
         let text = try await database.read(mappingErrorsTo: PrivateXMLStoreError.self) { db in
             try String.fetchOne(
-                db,
-                sql: "SELECT element FROM private_xml WHERE host = ? AND username = ? AND namespace = ? AND name = ?",
+                db.cachedStatement(
+                sql: "SELECT element FROM private_xml WHERE host = ? AND username = ? AND namespace = ? AND name = ?"),
                 arguments: [host, username, namespace, name])
         }
         guard let text else { return nil }

@@ -17,7 +17,7 @@ public final class SQLiteRosterStore: RosterStore {
             let version = try Self.version(of: key, db)
             let groups = try Self.groups(of: key, contact: nil, db)
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND in_roster = 1", arguments: [key])
+                db.cachedStatement(sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND in_roster = 1"), arguments: [key])
             let items = try rows.compactMap { try Self.entry(from: $0, groups: groups).item }
             // Sorted in Swift, so every backend agrees on `String` ordering.
             return Roster(version: version, items: items.sorted { $0.jid.description < $1.jid.description })
@@ -37,7 +37,7 @@ public final class SQLiteRosterStore: RosterStore {
         return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
             let groups = try Self.groups(of: key, contact: nil, db)
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL",
+                db.cachedStatement(sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL"),
                 arguments: [key])
             return try rows.map { try Self.entry(from: $0, groups: groups) }
                 .sorted { $0.contact.description < $1.contact.description }
@@ -66,10 +66,10 @@ public final class SQLiteRosterStore: RosterStore {
             if after != before { try Self.save(after, user: key, db) }
             let version: Int64
             if before.item != after.item {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO roster_versions (user_jid, version) VALUES (?, 1)
                     ON CONFLICT (user_jid) DO UPDATE SET version = version + 1
-                    """, arguments: [key])
+                    """).execute(arguments: [key])
             }
             version = try Self.version(of: key, db)
             return RosterChange(before: before, after: after, version: version, result: result)
@@ -80,28 +80,28 @@ public final class SQLiteRosterStore: RosterStore {
         let key = user.bare.description
         try await database.write(mappingErrorsTo: RosterStoreError.self) { db in
             // Groups go with their entries: ON DELETE CASCADE.
-            try db.execute(sql: "DELETE FROM roster_entries WHERE user_jid = ?", arguments: [key])
-            try db.execute(sql: "UPDATE roster_versions SET version = version + 1 WHERE user_jid = ?", arguments: [key])
+            try db.cachedStatement(sql: "DELETE FROM roster_entries WHERE user_jid = ?").execute(arguments: [key])
+            try db.cachedStatement(sql: "UPDATE roster_versions SET version = version + 1 WHERE user_jid = ?").execute(arguments: [key])
         }
     }
 
     // MARK: - Rows
 
     private static func version(of user: String, _ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT version FROM roster_versions WHERE user_jid = ?", arguments: [user]) ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT version FROM roster_versions WHERE user_jid = ?"), arguments: [user]) ?? 0
     }
 
     /// Group names by contact JID string, in position order.
     private static func groups(of user: String, contact: String?, _ db: Database) throws -> [String: [String]] {
         let rows: [Row]
         if let contact {
-            rows = try Row.fetchAll(db, sql: """
+            rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT contact_jid, name FROM roster_groups WHERE user_jid = ? AND contact_jid = ? ORDER BY position
-                """, arguments: [user, contact])
+                """), arguments: [user, contact])
         } else {
-            rows = try Row.fetchAll(db, sql: """
+            rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT contact_jid, name FROM roster_groups WHERE user_jid = ? ORDER BY contact_jid, position
-                """, arguments: [user])
+                """), arguments: [user])
         }
         var groups: [String: [String]] = [:]
         for row in rows { groups[row["contact_jid"], default: []].append(row["name"]) }
@@ -110,7 +110,7 @@ public final class SQLiteRosterStore: RosterStore {
 
     private static func load(_ user: String, _ contact: JID, _ db: Database) throws -> RosterEntry {
         guard let row = try Row.fetchOne(
-            db, sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND contact_jid = ?",
+            db.cachedStatement(sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND contact_jid = ?"),
             arguments: [user, contact.description])
         else { return RosterEntry(contact: contact) }
         return try entry(from: row, groups: groups(of: user, contact: contact.description, db))
@@ -143,17 +143,17 @@ public final class SQLiteRosterStore: RosterStore {
             return
         }
         let item = entry.item
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO roster_entries (user_jid, contact_jid, in_roster, name, subscription, ask_subscribe, approved, pending_in)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (user_jid, contact_jid) DO UPDATE SET
                 in_roster = excluded.in_roster, name = excluded.name, subscription = excluded.subscription,
                 ask_subscribe = excluded.ask_subscribe, approved = excluded.approved, pending_in = excluded.pending_in
-            """, arguments: [
+            """).execute(arguments: [
                 user, contact, item != nil, item?.name, (item?.subscription ?? .none).rawValue,
                 item?.askSubscribe ?? false, item?.approved ?? false, entry.pendingIn.map(StanzaText.encode),
             ])
-        try db.execute(sql: "DELETE FROM roster_groups WHERE user_jid = ? AND contact_jid = ?", arguments: [user, contact])
+        try db.cachedStatement(sql: "DELETE FROM roster_groups WHERE user_jid = ? AND contact_jid = ?").execute(arguments: [user, contact])
         try db.changes(
             executing: "INSERT INTO roster_groups (user_jid, contact_jid, position, name) VALUES (?, ?, ?, ?)",
             forEach: (item?.groups ?? []).enumerated().map { position, group in [user, contact, position, group] })

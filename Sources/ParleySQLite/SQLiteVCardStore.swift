@@ -13,7 +13,7 @@ public final class SQLiteVCardStore: VCardStore {
     public func vCard(username: String, host: String) async throws -> XElement? {
         let text = try await database.read(mappingErrorsTo: VCardStoreError.self) { db in
             try String.fetchOne(
-                db, sql: "SELECT vcard FROM vcards WHERE host = ? AND username = ?", arguments: [host, username])
+                db.cachedStatement(sql: "SELECT vcard FROM vcards WHERE host = ? AND username = ?"), arguments: [host, username])
         }
         guard let text else { return nil }
         do {

@@ -54,7 +54,12 @@ public struct XMLStreamLimits: Sendable, Hashable {
 /// against (CVE-2023-52425) is bounded instead by `maxTokenBytes`.
 public final class XMLStreamParser {
     public var limits: XMLStreamLimits
-    private let parser: XML_Parser
+    /// Nil while released (see `releaseIfIdle`).
+    private var parser: XML_Parser?
+    /// The root's opening tag for replay into a rebuilt parser; set when the root opens.
+    private var streamOpening: String?
+    /// True while the opening tag is replayed: its events are not reported again.
+    private var replaying = false
     private var events: [XMLStreamEvent] = []
     private var stack: [XElement] = []
     private var textBuffer: [UInt8] = []
@@ -68,8 +73,12 @@ public final class XMLStreamParser {
 
     public init(limits: XMLStreamLimits = XMLStreamLimits()) {
         self.limits = limits
+        parser = makeParser()
+    }
+
+    private func makeParser() -> XML_Parser {
         // Namespace separator is a space: names arrive as "uri local".
-        parser = XML_ParserCreateNS("UTF-8", 0x20)
+        let parser: XML_Parser = XML_ParserCreateNS("UTF-8", 0x20)
         _ = parley_expat_disable_reparse_deferral(parser)
         XML_SetUserData(parser, Unmanaged.passUnretained(self).toOpaque())
         XML_SetElementHandler(parser, { userData, name, attributes in
@@ -96,10 +105,71 @@ public final class XMLStreamParser {
         XML_SetCommentHandler(parser) { userData, _ in
             XMLStreamParser.from(userData).refuse("comment")
         }
+        return parser
+    }
+
+    // MARK: Releasing the parser of an idle stream
+
+    /// Frees expat's state (about 8 KB: its buffers, name pools and tables) when the stream is
+    /// between two stanzas with nothing buffered, so an idle connection costs only this object.
+    /// The next `feed` builds a new expat parser and replays the stream's opening tag into it (its
+    /// namespace declarations are all that later stanzas depend on). Returns whether it freed it.
+    @discardableResult
+    public func releaseIfIdle() -> Bool {
+        guard let parser, streamOpening != nil, depth == 1, stack.isEmpty, textBuffer.isEmpty, failure == nil,
+              !ended, unconsumedByteCount == 0 else { return false }
+        XML_ParserFree(parser)
+        self.parser = nil
+        return true
+    }
+
+    /// Whether expat's state is currently released (for tests).
+    public var isReleased: Bool { parser == nil }
+
+    /// A fresh expat parser positioned just inside the stream root, as the released one was.
+    private func rebuildParser() throws(XMLStreamError) -> XML_Parser {
+        let parser = makeParser()
+        self.parser = parser
+        let opening = Array((streamOpening ?? "").utf8)
+        depth = 0
+        replaying = true
+        let status = opening.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { XML_Parse(parser, $0.baseAddress, Int32($0.count), 0) }
+        }
+        replaying = false
+        pendingDeclarations = []
+        guard status == XML_STATUS_OK, failure == nil, depth == 1 else {
+            let error = XMLStreamError.notWellFormed("could not resume the stream")
+            failure = error
+            throw error
+        }
+        // Offsets count from the start of this parser's input, the replayed tag included.
+        bytesFed = opening.count
+        lastEventOffset = opening.count
+        elementStartOffset = opening.count
+        return parser
+    }
+
+    /// The stream's opening tag as it can be replayed: its qualified name and namespace declarations.
+    private static func opening(name: String, namespace: String, declarations: [NamespaceDeclaration]) -> String {
+        let prefix = declarations.last { $0.uri == namespace && !$0.prefix.isEmpty }?.prefix
+        let qualified = prefix.map { "\($0):\(name)" } ?? name
+        var tag = "<" + qualified
+        for declaration in declarations {
+            tag += declaration.prefix.isEmpty ? " xmlns='" : " xmlns:\(declaration.prefix)='"
+            XMLEscaping.appendEscaped(declaration.uri, to: &tag)
+            tag += "'"
+        }
+        if prefix == nil, !declarations.contains(where: { $0.prefix.isEmpty && $0.uri == namespace }) {
+            tag += " xmlns='"
+            XMLEscaping.appendEscaped(namespace, to: &tag)
+            tag += "'"
+        }
+        return tag + ">"
     }
 
     deinit {
-        XML_ParserFree(parser)
+        if let parser { XML_ParserFree(parser) }
     }
 
     private static func from(_ userData: UnsafeMutableRawPointer?) -> XMLStreamParser {
@@ -112,6 +182,8 @@ public final class XMLStreamParser {
         if let failure { throw failure }
         if bytes.isEmpty { return [] }
         events.removeAll(keepingCapacity: true)
+        let parser: XML_Parser
+        if let current = self.parser { parser = current } else { parser = try rebuildParser() }
         let status = XML_Parse(parser, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), 0)
         bytesFed += bytes.count
         if let failure { throw failure }
@@ -157,7 +229,7 @@ public final class XMLStreamParser {
     // MARK: expat callbacks
 
     private func markEvent() {
-        lastEventOffset = Int(XML_GetCurrentByteIndex(parser)) + Int(XML_GetCurrentByteCount(parser))
+        lastEventOffset = Int(XML_GetCurrentByteIndex(parser!)) + Int(XML_GetCurrentByteCount(parser!))
         // Checked here as well as after each feed, so one huge read cannot build a huge element first.
         if depth >= 2 && lastEventOffset - elementStartOffset > limits.maxElementBytes {
             stop(.limitExceeded("stanza larger than \(limits.maxElementBytes) bytes"))
@@ -166,7 +238,7 @@ public final class XMLStreamParser {
 
     private func stop(_ error: XMLStreamError) {
         if failure == nil { failure = error }
-        XML_StopParser(parser, XML_FALSE)
+        if let parser { XML_StopParser(parser, XML_FALSE) }
     }
 
     private func refuse(_ what: String) {
@@ -198,12 +270,15 @@ public final class XMLStreamParser {
             index += 2
         }
         if depth == 1 {
-            events.append(.streamStart(name: name, namespace: namespace, attributes: attributes, namespaceDeclarations: pendingDeclarations))
+            if !replaying {
+                events.append(.streamStart(name: name, namespace: namespace, attributes: attributes, namespaceDeclarations: pendingDeclarations))
+                streamOpening = Self.opening(name: name, namespace: namespace, declarations: pendingDeclarations)
+            }
             pendingDeclarations = []
             return
         }
         if depth == 2 {
-            elementStartOffset = Int(XML_GetCurrentByteIndex(parser))
+            elementStartOffset = Int(XML_GetCurrentByteIndex(parser!))
         }
         stack.append(XElement(name, namespace: namespace, attributes: attributes))
     }

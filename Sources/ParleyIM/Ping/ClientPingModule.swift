@@ -1,5 +1,6 @@
 import ParleyKernel
 import Synchronization
+import XMPPAddress
 import XMPPProtocol
 import XMPPXML
 
@@ -15,72 +16,118 @@ public struct ClientPingModule: Module {
     public let name = "client-ping"
     public let interval: Duration
     public let timeout: Duration
-    private let loops = Loops()
+    private let schedule: Schedule
 
     public init(interval: Duration = ClientPingModule.defaultInterval, timeout: Duration = ClientPingModule.defaultTimeout) {
         self.interval = interval
         self.timeout = timeout
+        schedule = Schedule(interval: interval)
     }
 
     public func register(in registrar: ModuleRegistrar) {
-        let loops = self.loops
+        let schedule = self.schedule
         let interval = self.interval
         let timeout = self.timeout
         registrar.onSessionBound { [weak kernel = registrar.kernel] session in
-            loops.start(for: session) { [weak kernel] in
-                while true {
-                    do { try await Task.sleep(for: interval) } catch { return }
-                    // The session may be gone (closed before this loop was registered); then stop.
-                    guard let kernel, kernel.sessions.session(for: session.jid) === session else { return }
-                    var ping = XElement("iq", namespace: NS.client, [
-                        "type": "get", "from": session.jid.domainpart, "to": session.jid.description,
-                    ])
-                    ping.append(XElement("ping", namespace: NS.ping))
-                    let reply = await kernel.request(ping, timeout: timeout)
-                    if Task.isCancelled { return }
-                    guard reply != nil else {
-                        kernel.logger.info("closing a session that did not answer a ping", metadata: ["jid": "\(session.jid)"])
-                        session.transport.terminate(StreamError(.connectionTimeout, text: "no answer to a ping"))
-                        return
-                    }
-                }
+            schedule.add(session, due: .now + interval) { [weak kernel] session in
+                guard let kernel else { return }
+                await Self.ping(session, kernel: kernel, timeout: timeout, schedule: schedule, interval: interval)
             }
         }
-        registrar.onSessionClosed { session in loops.stop(for: session) }
+        registrar.onSessionClosed { session in schedule.remove(session) }
     }
 
-    /// Number of sessions with a ping loop (for tests).
-    var activeLoops: Int { loops.count }
+    /// Sends one ping; a reply (result or error) schedules the next one, silence closes the session.
+    private static func ping(_ session: LocalSession, kernel: Kernel, timeout: Duration, schedule: Schedule, interval: Duration) async {
+        // The session may be gone (closed before its entry was removed); then nothing is sent.
+        guard kernel.sessions.session(for: session.jid) === session else {
+            schedule.remove(session)
+            return
+        }
+        var ping = XElement("iq", namespace: NS.client, [
+            "type": "get", "from": session.jid.domainpart, "to": session.jid.description,
+        ])
+        ping.append(XElement("ping", namespace: NS.ping))
+        let reply = await kernel.request(ping, timeout: timeout)
+        guard reply != nil else {
+            guard schedule.remove(session) else { return }  // closed meanwhile
+            kernel.logger.info("closing a session that did not answer a ping", metadata: ["jid": "\(session.jid)"])
+            session.transport.terminate(StreamError(.connectionTimeout, text: "no answer to a ping"))
+            return
+        }
+        schedule.reschedule(session, due: .now + interval)
+    }
 
-    /// One ping loop per bound session; an entry is removed when its session closes or its loop ends.
-    private final class Loops: Sendable {
-        private struct Entry { var token: UInt64; var task: Task<Void, Never> }
-        private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
-        private let nextToken = Atomic<UInt64>(0)
+    /// Number of sessions with a ping scheduled or in flight (for tests).
+    var activeLoops: Int { schedule.count }
 
-        func start(for session: LocalSession, _ loop: @escaping @Sendable () async -> Void) {
-            let key = ObjectIdentifier(session)
-            let token = nextToken.add(1, ordering: .relaxed).newValue
-            // The task is created under the lock, so its own removal cannot run before its insertion.
-            let previous = entries.withLock { entries -> Entry? in
-                let task = Task {
-                    await loop()
-                    self.finished(key, token)
+    /// When each bound session is due for its next ping, swept by one timer task for all sessions.
+    ///
+    /// One sleeping task per session cost about 3 KB per idle session; an entry here costs a
+    /// dictionary slot. The sweeper runs only while there are sessions, wakes every `tick`
+    /// (an eighth of the interval, between 50 ms and 5 s) and starts a task only for a ping in flight.
+    final class Schedule: Sendable {
+        private struct Entry {
+            let session: LocalSession
+            var due: ContinuousClock.Instant
+            var inFlight = false
+        }
+        private struct State {
+            var entries: [ObjectIdentifier: Entry] = [:]
+            var sweeper: Task<Void, Never>?
+        }
+        private let state = Mutex(State())
+        private let tick: Duration
+
+        init(interval: Duration) {
+            tick = min(max(interval / 8, .milliseconds(50)), .seconds(5))
+        }
+
+        var count: Int { state.withLock { $0.entries.count } }
+
+        func add(_ session: LocalSession, due: ContinuousClock.Instant,
+                 ping: @escaping @Sendable (LocalSession) async -> Void) {
+            state.withLock { state in
+                state.entries[ObjectIdentifier(session)] = Entry(session: session, due: due)
+                if state.sweeper == nil {
+                    state.sweeper = Task { [weak self] in await self?.sweep(ping: ping) }
                 }
-                return entries.updateValue(Entry(token: token, task: task), forKey: key)
             }
-            previous?.task.cancel()
         }
 
-        func stop(for session: LocalSession) {
-            entries.withLock { $0.removeValue(forKey: ObjectIdentifier(session)) }?.task.cancel()
+        /// Returns whether the session had an entry.
+        @discardableResult
+        func remove(_ session: LocalSession) -> Bool {
+            state.withLock { $0.entries.removeValue(forKey: ObjectIdentifier(session)) != nil }
         }
 
-        var count: Int { entries.withLock { $0.count } }
+        func reschedule(_ session: LocalSession, due: ContinuousClock.Instant) {
+            state.withLock { state in
+                let key = ObjectIdentifier(session)
+                guard state.entries[key] != nil else { return }
+                state.entries[key]!.due = due
+                state.entries[key]!.inFlight = false
+            }
+        }
 
-        private func finished(_ key: ObjectIdentifier, _ token: UInt64) {
-            entries.withLock { entries in
-                if entries[key]?.token == token { entries[key] = nil }
+        private func sweep(ping: @escaping @Sendable (LocalSession) async -> Void) async {
+            while true {
+                do { try await Task.sleep(for: tick) } catch { return }
+                let now = ContinuousClock.now
+                let due = state.withLock { state -> [LocalSession]? in
+                    guard !state.entries.isEmpty else {
+                        state.sweeper = nil  // the next session bound starts a new sweeper
+                        return nil
+                    }
+                    var due: [LocalSession] = []
+                    for (key, entry) in state.entries where !entry.inFlight && entry.due <= now {
+                        state.entries[key]!.inFlight = true
+                        due.append(entry.session)
+                    }
+                    return due
+                }
+                guard let due else { return }
+                for session in due { Task { await ping(session) } }
             }
         }
     }
