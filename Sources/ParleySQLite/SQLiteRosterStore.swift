@@ -17,7 +17,7 @@ public final class SQLiteRosterStore: RosterStore {
             let version = try Self.version(of: key, db)
             let groups = try Self.groups(of: key, contact: nil, db)
             let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND in_roster = 1"), arguments: [key])
+                db.cachedStatement(sql: "SELECT \(Self.entryColumns) FROM roster_entries WHERE user_jid = ? AND in_roster = 1"), arguments: [key])
             let items = try rows.compactMap { try Self.entry(from: $0, groups: groups).item }
             // Sorted in Swift, so every backend agrees on `String` ordering.
             return Roster(version: version, items: items.sorted { $0.jid.description < $1.jid.description })
@@ -37,7 +37,7 @@ public final class SQLiteRosterStore: RosterStore {
         return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
             let groups = try Self.groups(of: key, contact: nil, db)
             let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL"),
+                db.cachedStatement(sql: "SELECT \(Self.entryColumns) FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL"),
                 arguments: [key])
             return try rows.map { try Self.entry(from: $0, groups: groups) }
                 .sorted { $0.contact.description < $1.contact.description }
@@ -104,34 +104,38 @@ public final class SQLiteRosterStore: RosterStore {
                 """), arguments: [user])
         }
         var groups: [String: [String]] = [:]
-        for row in rows { groups[row["contact_jid"], default: []].append(row["name"]) }
+        for row in rows { groups[row[0] as String, default: []].append(row[1]) }
         return groups
     }
 
     private static func load(_ user: String, _ contact: JID, _ db: Database) throws -> RosterEntry {
         guard let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT * FROM roster_entries WHERE user_jid = ? AND contact_jid = ?"),
+            db.cachedStatement(sql: "SELECT \(Self.entryColumns) FROM roster_entries WHERE user_jid = ? AND contact_jid = ?"),
             arguments: [user, contact.description])
         else { return RosterEntry(contact: contact) }
         return try entry(from: row, groups: groups(of: user, contact: contact.description, db))
     }
 
+    /// The columns `entry(from:groups:)` reads, by position: named lookups lower-case the name on
+    /// every access, which showed in the login profile (about twenty rows read per login).
+    private static let entryColumns = "contact_jid, in_roster, name, subscription, ask_subscribe, approved, pending_in"
+
     private static func entry(from row: Row, groups: [String: [String]]) throws -> RosterEntry {
-        let contactString: String = row["contact_jid"]
+        let contactString: String = row[0]
         guard let contact = try? JID(contactString) else {
             throw RosterStoreError.backend("stored contact is not a JID: \(contactString)")
         }
         var item: RosterItem?
-        if row["in_roster"] as Bool {
-            guard let subscription = RosterSubscription(rawValue: row["subscription"]) else {
+        if row[1] as Bool {
+            guard let subscription = RosterSubscription(rawValue: row[3]) else {
                 throw RosterStoreError.backend("unknown stored subscription for \(contactString)")
             }
             item = RosterItem(
-                jid: contact, name: row["name"], subscription: subscription,
-                askSubscribe: row["ask_subscribe"], approved: row["approved"],
+                jid: contact, name: row[2], subscription: subscription,
+                askSubscribe: row[4], approved: row[5],
                 groups: groups[contactString] ?? [])
         }
-        let pendingIn = try (row["pending_in"] as String?).map(StanzaText.decode)
+        let pendingIn = try (row[6] as String?).map(StanzaText.decode)
         return RosterEntry(contact: contact, item: item, pendingIn: pendingIn)
     }
 
