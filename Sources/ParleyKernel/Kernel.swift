@@ -139,6 +139,16 @@ public final class Kernel: Sendable {
         await dispatch(stanza, from: from, to: to)
     }
 
+    /// Routes a stanza the server generated from `from` to `to`, setting both on it: for callers
+    /// that hold the addresses as JIDs already (presence broadcasts), so nothing is parsed again.
+    public func dispatch(_ element: XElement, from: JID, to: JID) async {
+        var element = element
+        element[attribute: "from"] = from.description
+        element[attribute: "to"] = to.description
+        guard let stanza = Stanza(element) else { return }
+        await dispatch(stanza, from: from, to: to)
+    }
+
     private func dispatch(_ stanza: Stanza, from: JID, to: JID) async {
         guard isLocal(to) else {
             guard let remote else {

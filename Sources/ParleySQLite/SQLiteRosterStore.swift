@@ -18,9 +18,28 @@ public final class SQLiteRosterStore: RosterStore {
             let groups = try Self.groups(of: key, contact: nil, db)
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT \(Self.entryColumns) FROM roster_entries WHERE user_jid = ? AND in_roster = 1"), arguments: [key])
-            let items = try rows.compactMap { try Self.entry(from: $0, groups: groups).item }
-            // Sorted in Swift, so every backend agrees on `String` ordering.
-            return Roster(version: version, items: items.sorted { $0.jid.description < $1.jid.description })
+            // Sorted in Swift, so every backend agrees on `String` ordering; by the stored string,
+            // which is the JID's canonical form, rather than by rebuilding it at every comparison.
+            let items = try rows.compactMap { row -> (String, RosterItem)? in
+                try Self.entry(from: row, groups: groups).item.map { (row[0] as String, $0) }
+            }
+            return Roster(version: version, items: items.sorted { $0.0 < $1.0 }.map(\.1))
+        }
+    }
+
+    public func subscriptions(of user: JID) async throws -> [ContactSubscription] {
+        let key = user.bare.description
+        return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT contact_jid, subscription FROM roster_entries WHERE user_jid = ? AND in_roster = 1"),
+                arguments: [key])
+            return try rows.map { row in
+                let contactString: String = row[0]
+                guard let contact = try? JID(contactString), let subscription = RosterSubscription(rawValue: row[1]) else {
+                    throw RosterStoreError.backend("unreadable stored roster item for \(contactString)")
+                }
+                return ContactSubscription(jid: contact, subscription: subscription)
+            }
         }
     }
 

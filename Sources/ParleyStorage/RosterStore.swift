@@ -98,6 +98,17 @@ public struct RosterChange<Result: Sendable>: Sendable {
     public var itemChanged: Bool { before.item != after.item }
 }
 
+/// A roster item's contact and subscription state: all that presence broadcasts and probes need.
+public struct ContactSubscription: Sendable, Hashable {
+    public var jid: JID
+    public var subscription: RosterSubscription
+
+    public init(jid: JID, subscription: RosterSubscription) {
+        self.jid = jid
+        self.subscription = subscription
+    }
+}
+
 public enum RosterStoreError: Error, Equatable, Sendable {
     case backend(String)
 }
@@ -108,6 +119,9 @@ public enum RosterStoreError: Error, Equatable, Sendable {
 public protocol RosterStore: Sendable {
     /// The user's roster items and version. Contacts with only a pending request are not items.
     func roster(of user: JID) async throws -> Roster
+    /// The subscription state of each roster item, in no particular order. Every presence update
+    /// reads it, so stores answer it without names, groups or version when they can.
+    func subscriptions(of user: JID) async throws -> [ContactSubscription]
     /// The entry for one contact (empty when the store keeps nothing for it).
     func entry(of user: JID, contact: JID) async throws -> RosterEntry
     /// Entries with a stored inbound subscription request, sorted by contact JID string.
@@ -127,6 +141,10 @@ public protocol RosterStore: Sendable {
 }
 
 extension RosterStore {
+    public func subscriptions(of user: JID) async throws -> [ContactSubscription] {
+        try await roster(of: user).items.map { ContactSubscription(jid: $0.jid, subscription: $0.subscription) }
+    }
+
     /// Makes two users mutual contacts (`both`, nothing pending), creating the items as needed:
     /// the admin "add contact" command. Returns both changes (first for `a`'s roster).
     @discardableResult

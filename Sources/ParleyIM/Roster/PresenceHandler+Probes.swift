@@ -24,7 +24,7 @@ extension PresenceHandler {
             context.logStoreFailure(error, "probe", user: user)
             return
         }
-        await context.dispatch(RosterContext.presence(type: "probe", from: session.jid, to: target.bare))
+        await context.dispatch(RosterContext.presence(type: "probe"), from: session.jid, to: target.bare)
     }
 
     /// §4.3.2: a probe for a local account.
@@ -46,19 +46,19 @@ extension PresenceHandler {
         // §4.3.2 (1): no account or no subscription: the presence stays hidden, and the prober's server
         // is told the subscription it thinks it has does not exist.
         guard subscribed else {
-            await context.dispatch(RosterContext.presence(type: "unsubscribed", from: user, to: prober.bare))
+            await context.dispatch(RosterContext.presence(type: "unsubscribed"), from: user, to: prober.bare)
             return
         }
         let resources = kernel.availableSessions(of: user)
         // §4.3.2 (2): no available resource: unavailable presence (the last one is not kept).
         guard !resources.isEmpty else {
-            await context.dispatch(RosterContext.presence(type: "unavailable", from: user, to: prober))
+            await context.dispatch(RosterContext.presence(type: "unavailable"), from: user, to: prober)
             return
         }
         // §4.3.2 (3): the last available presence of each available resource, from its full JID.
         for resource in resources {
             guard let presence = resource.state.availablePresence else { continue }
-            await context.dispatch(RosterContext.addressed(presence, from: resource.jid, to: prober))
+            await context.dispatch(presence, from: resource.jid, to: prober)
         }
     }
 }

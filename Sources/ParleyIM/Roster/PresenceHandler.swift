@@ -99,10 +99,10 @@ struct PresenceHandler: Sendable {
             return was
         }
         let user = session.jid.bare
-        let items = await rosterItems(of: user)
+        let items = await subscriptions(of: user)
         // To every contact subscribed to the user...
         for item in items where item.subscription.hasFrom {
-            await context.dispatch(RosterContext.addressed(presence, from: session.jid, to: item.jid))
+            await context.dispatch(presence, from: session.jid, to: item.jid)
         }
         // ...and to all the user's available resources, this one included: an account is implicitly
         // subscribed to itself (§4.2.2, §4.4.2).
@@ -119,7 +119,7 @@ struct PresenceHandler: Sendable {
         // §4.2.2: probe the contacts the user is subscribed to, on behalf of this resource, so their
         // answers reach only it (§4.3.1).
         for item in items where item.subscription.hasTo {
-            await context.dispatch(RosterContext.presence(type: "probe", from: session.jid, to: item.jid))
+            await context.dispatch(RosterContext.presence(type: "probe"), from: session.jid, to: item.jid)
         }
         // The user's other resources, as a probe of the user's own account would answer.
         for resource in kernel.availableSessions(of: user) where resource !== session {
@@ -154,9 +154,9 @@ struct PresenceHandler: Sendable {
         let user = session.jid.bare
         var subscribers: Set<JID> = []
         if wasAvailable {
-            for item in await rosterItems(of: user) where item.subscription.hasFrom {
+            for item in await subscriptions(of: user) where item.subscription.hasFrom {
                 subscribers.insert(item.jid)
-                await context.dispatch(RosterContext.addressed(presence, from: session.jid, to: item.jid))
+                await context.dispatch(presence, from: session.jid, to: item.jid)
             }
             for resource in kernel.availableSessions(of: user) {
                 kernel.deliver(RosterContext.addressed(presence, from: session.jid, to: resource.jid), to: resource)
@@ -164,7 +164,7 @@ struct PresenceHandler: Sendable {
         }
         // A subscriber already got the broadcast at its bare JID, which reaches all its resources.
         for target in directed.sorted(by: { $0.description < $1.description }) where !subscribers.contains(target.bare) {
-            await context.dispatch(RosterContext.addressed(presence, from: session.jid, to: target))
+            await context.dispatch(presence, from: session.jid, to: target)
         }
     }
 
@@ -186,9 +186,9 @@ struct PresenceHandler: Sendable {
 
     // MARK: Helpers
 
-    func rosterItems(of user: JID) async -> [RosterItem] {
+    func subscriptions(of user: JID) async -> [ContactSubscription] {
         do {
-            return try await context.store.roster(of: user).items
+            return try await context.store.subscriptions(of: user)
         } catch {
             context.logStoreFailure(error, "presence broadcast", user: user)
             return []

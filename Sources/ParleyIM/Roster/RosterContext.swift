@@ -11,11 +11,10 @@ struct RosterContext: Sendable {
     let store: any RosterStore
     let options: RosterPresenceModule.Options
 
-    /// `<presence/>` in the client namespace with the given type and addresses.
-    static func presence(type: String?, from: JID, to: JID) -> XElement {
+    /// `<presence/>` in the client namespace with the given type and no addresses, for
+    /// `dispatch(_:from:to:)`.
+    static func presence(type: String?) -> XElement {
         var presence = XElement("presence", namespace: NS.client)
-        presence[attribute: "from"] = from.description
-        presence[attribute: "to"] = to.description
         if let type { presence[attribute: "type"] = type }
         return presence
     }
@@ -32,6 +31,11 @@ struct RosterContext: Sendable {
     func dispatch(_ element: XElement) async {
         guard let stanza = Stanza(element) else { return }
         await kernel.dispatch(stanza)
+    }
+
+    /// Routes a server-generated stanza from `from` to `to` (set on it here).
+    func dispatch(_ element: XElement, from: JID, to: JID) async {
+        await kernel.dispatch(element, from: from, to: to)
     }
 
     /// RFC 6121 §8.5.2.1.2 for stanzas the server handled itself: every available resource gets it.
@@ -52,7 +56,7 @@ struct RosterContext: Sendable {
     /// RFC 6121 §3.2.2, §3.3.3: a former subscriber gets unavailable presence from each available resource.
     func sendUnavailable(of user: JID, to contact: JID) async {
         for session in kernel.availableSessions(of: user) {
-            await dispatch(Self.presence(type: "unavailable", from: session.jid, to: contact))
+            await dispatch(Self.presence(type: "unavailable"), from: session.jid, to: contact)
         }
     }
 

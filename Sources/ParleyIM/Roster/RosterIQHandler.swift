@@ -70,10 +70,10 @@ struct RosterIQHandler: Sendable {
         guard change.result else { return .failure(StanzaError(.itemNotFound)) }
         let state = SubscriptionState(change.before)
         if state.subscription.hasTo || state.pendingOut {
-            await context.dispatch(RosterContext.presence(type: "unsubscribe", from: user, to: contact))
+            await context.dispatch(RosterContext.presence(type: "unsubscribe"), from: user, to: contact)
         }
         if state.subscription.hasFrom || state.pendingIn {
-            await context.dispatch(RosterContext.presence(type: "unsubscribed", from: user, to: contact))
+            await context.dispatch(RosterContext.presence(type: "unsubscribed"), from: user, to: contact)
             // §3.2.2: a cancelled subscriber is told the user is gone.
             if state.subscription.hasFrom { await context.sendUnavailable(of: user, to: contact) }
         }

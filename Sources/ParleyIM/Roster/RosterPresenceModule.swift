@@ -73,12 +73,12 @@ public struct RosterPresenceModule: Module {
         do {
             let items = try await context.store.roster(of: user).items
             for item in items where item.subscription.hasTo || item.askSubscribe {
-                await context.dispatch(RosterContext.presence(type: "unsubscribe", from: user, to: item.jid))
+                await context.dispatch(RosterContext.presence(type: "unsubscribe"), from: user, to: item.jid)
             }
             var denied = Set(items.filter(\.subscription.hasFrom).map(\.jid))
             denied.formUnion(try await context.store.pendingRequests(of: user).map(\.contact))
             for contact in denied.sorted(by: { $0.description < $1.description }) {
-                await context.dispatch(RosterContext.presence(type: "unsubscribed", from: user, to: contact))
+                await context.dispatch(RosterContext.presence(type: "unsubscribed"), from: user, to: contact)
             }
             try await context.store.deleteRoster(of: user)
         } catch {

@@ -46,7 +46,7 @@ struct SubscriptionHandler: Sendable {
             // §3.1.3: a request for an account that does not exist is answered `unsubscribed`;
             // the other types are ignored (§8.5.1).
             if type == .subscribe {
-                await context.dispatch(RosterContext.presence(type: "unsubscribed", from: user, to: contact))
+                await context.dispatch(RosterContext.presence(type: "unsubscribed"), from: user, to: contact)
             }
             return
         }
@@ -65,7 +65,7 @@ struct SubscriptionHandler: Sendable {
         let outcome = change.result
         if outcome.forward { context.deliverToAvailableResources(stamped, of: user) }
         if outcome.replySubscribed {
-            await context.dispatch(RosterContext.presence(type: "subscribed", from: user, to: contact))
+            await context.dispatch(RosterContext.presence(type: "subscribed"), from: user, to: contact)
             // §3.1.5: the (re)approved subscriber gets the user's current presence.
             await context.sendCurrentPresence(of: user, to: contact)
         }
