@@ -24,19 +24,20 @@ public final class SQLiteAccountStore: AccountStore {
     }
 
     public func account(username: String, host: String) async throws -> AccountRecord? {
-        try await database.read(mappingErrorsTo: AccountStoreError.self) { db in
-            guard let createdAt = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT created_at FROM accounts WHERE host = ? AND username = ?"),
-                arguments: [host, username])
-            else { return nil }
+        // One statement (so no read transaction is needed): the account's row joined with each of
+        // its credentials; an account without credentials comes back as one row of NULLs for them.
+        try await database.readOneStatement(mappingErrorsTo: AccountStoreError.self) { db in
             let rows = try Row.fetchAll(
                 db.cachedStatement(
                 sql: """
-                    SELECT hash, salt, iterations, stored_key, server_key FROM account_credentials
-                    WHERE host = ? AND username = ?
+                    SELECT c.hash, c.salt, c.iterations, c.stored_key, c.server_key, a.created_at
+                    FROM accounts a LEFT JOIN account_credentials c ON c.host = a.host AND c.username = a.username
+                    WHERE a.host = ? AND a.username = ?
                     """),
                 arguments: [host, username])
-            let credentials = try rows.compactMap(Self.credential(from:))
+            guard let first = rows.first else { return nil }
+            let createdAt: Int64 = first[5]
+            let credentials = try rows.filter { !$0.hasNull(atIndex: 0) }.compactMap(Self.credential(from:))
                 .sorted { Self.order($0.hash) < Self.order($1.hash) }
             return AccountRecord(username: username, host: host, credentials: credentials, createdAt: createdAt)
         }
@@ -113,13 +114,15 @@ public final class SQLiteAccountStore: AccountStore {
             })
     }
 
+    /// Reads the columns hash, salt, iterations, stored_key, server_key, by position (named
+    /// lookups lower-case the name on every access).
     private static func credential(from row: Row) throws -> SCRAMCredential? {
-        guard let hash = SCRAMHash(rawValue: row["hash"]) else { return nil }
-        let salt: Data = row["salt"]
-        let storedKey: Data = row["stored_key"]
-        let serverKey: Data = row["server_key"]
+        guard let hash = SCRAMHash(rawValue: row[0]) else { return nil }
+        let salt: Data = row[1]
+        let storedKey: Data = row[3]
+        let serverKey: Data = row[4]
         return SCRAMCredential(
-            hash: hash, salt: [UInt8](salt), iterations: row["iterations"],
+            hash: hash, salt: [UInt8](salt), iterations: row[2],
             storedKey: [UInt8](storedKey), serverKey: [UInt8](serverKey))
     }
 

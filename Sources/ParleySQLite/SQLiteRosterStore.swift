@@ -29,7 +29,7 @@ public final class SQLiteRosterStore: RosterStore {
 
     public func subscriptions(of user: JID) async throws -> [ContactSubscription] {
         let key = user.bare.description
-        return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
+        return try await database.readOneStatement(mappingErrorsTo: RosterStoreError.self) { db in
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT contact_jid, subscription FROM roster_entries WHERE user_jid = ? AND in_roster = 1"),
                 arguments: [key])
@@ -48,6 +48,21 @@ public final class SQLiteRosterStore: RosterStore {
         let contact = contact.bare
         return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
             try Self.load(key, contact, db)
+        }
+    }
+
+    public func subscription(of user: JID, contact: JID) async throws -> RosterSubscription? {
+        let key = user.bare.description
+        let contactKey = contact.bare.description
+        return try await database.readOneStatement(mappingErrorsTo: RosterStoreError.self) { db in
+            guard let stored = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT subscription FROM roster_entries WHERE user_jid = ? AND contact_jid = ? AND in_roster = 1"),
+                arguments: [key, contactKey])
+            else { return nil }
+            guard let subscription = RosterSubscription(rawValue: stored) else {
+                throw RosterStoreError.backend("unknown stored subscription for \(contactKey)")
+            }
+            return subscription
         }
     }
 

@@ -122,6 +122,9 @@ public protocol RosterStore: Sendable {
     /// The subscription state of each roster item, in no particular order. Every presence update
     /// reads it, so stores answer it without names, groups or version when they can.
     func subscriptions(of user: JID) async throws -> [ContactSubscription]
+    /// The subscription of one contact that is a roster item of the user, nil when it is not one:
+    /// what probes and directed presence check, cheaper than the whole entry.
+    func subscription(of user: JID, contact: JID) async throws -> RosterSubscription?
     /// The entry for one contact (empty when the store keeps nothing for it).
     func entry(of user: JID, contact: JID) async throws -> RosterEntry
     /// Entries with a stored inbound subscription request, sorted by contact JID string.
@@ -143,6 +146,10 @@ public protocol RosterStore: Sendable {
 extension RosterStore {
     public func subscriptions(of user: JID) async throws -> [ContactSubscription] {
         try await roster(of: user).items.map { ContactSubscription(jid: $0.jid, subscription: $0.subscription) }
+    }
+
+    public func subscription(of user: JID, contact: JID) async throws -> RosterSubscription? {
+        try await entry(of: user, contact: contact).item?.subscription
     }
 
     /// Makes two users mutual contacts (`both`, nothing pending), creating the items as needed:

@@ -73,6 +73,7 @@ enum RosterStoreConformance {
         #expect(roster.version == Int64(expected.count))
         for item in expected {
             #expect(try await store.entry(of: alice, contact: item.jid).item == item)
+            #expect(try await store.subscription(of: alice, contact: item.jid) == item.subscription)
         }
         // The light read presence broadcasts use agrees with the roster (order aside).
         #expect(Set(try await store.subscriptions(of: alice)) == Set(expected.map { ContactSubscription(jid: $0.jid, subscription: $0.subscription) }))
@@ -85,6 +86,7 @@ enum RosterStoreConformance {
         #expect(stored.version == 0)
         #expect(try await store.roster(of: alice) == Roster(version: 0, items: []))
         #expect(try await store.subscriptions(of: alice).isEmpty, "a pending request is not an item")
+        #expect(try await store.subscription(of: alice, contact: carol) == nil)
         #expect(try await store.pendingRequests(of: alice) == [RosterEntry(contact: carol, pendingIn: request)])
         #expect(try await store.entry(of: alice, contact: carol).pendingIn == request)
 

@@ -19,7 +19,7 @@ extension PresenceHandler {
             return
         }
         do {
-            guard try await context.store.entry(of: user, contact: target.bare).item?.subscription.hasTo == true else { return }
+            guard try await context.store.subscription(of: user, contact: target.bare)?.hasTo == true else { return }
         } catch {
             context.logStoreFailure(error, "probe", user: user)
             return
@@ -35,7 +35,7 @@ extension PresenceHandler {
         let subscribed: Bool
         if await kernel.accountExists(user) {
             do {
-                subscribed = try await context.store.entry(of: user, contact: prober.bare).item?.subscription.hasFrom == true
+                subscribed = try await context.store.subscription(of: user, contact: prober.bare)?.hasFrom == true
             } catch {
                 context.logStoreFailure(error, "probe", user: user)
                 return

@@ -176,7 +176,7 @@ struct PresenceHandler: Sendable {
         guard target.bare != user else { return }
         if session.isAvailable {
             do {
-                if try await context.store.entry(of: user, contact: target.bare).item?.subscription.hasFrom == true { return }
+                if try await context.store.subscription(of: user, contact: target.bare)?.hasFrom == true { return }
             } catch {
                 context.logStoreFailure(error, "directed presence", user: user)
             }
