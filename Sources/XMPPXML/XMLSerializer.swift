@@ -5,10 +5,21 @@
 /// of stream to another is written without a stray `xmlns` (RFC 6120 §4.8.3).
 public struct XMLSerializer: Sendable {
     /// Namespaces bound to prefixes by the enclosing stream header (e.g. streams → "stream").
-    public var declaredPrefixes: [String: String]
+    public var declaredPrefixes: [String: String] {
+        didSet { prefixes = declaredPrefixes.map { ($0.key, $0.value) } }
+    }
+    /// The same pairs as a list: there are one or two, and scanning them beats hashing every
+    /// element's namespace twice on the path of each routed stanza.
+    private var prefixes: [(namespace: String, prefix: String)]
 
     public init(declaredPrefixes: [String: String] = [XMLNamespace.streams: "stream"]) {
         self.declaredPrefixes = declaredPrefixes
+        prefixes = declaredPrefixes.map { ($0.key, $0.value) }
+    }
+
+    private func prefix(for namespace: String) -> String? {
+        for pair in prefixes where pair.namespace == namespace { return pair.prefix }
+        return nil
     }
 
     /// Serialises `element` as a child of a parent whose default namespace is `inheritedNamespace`.
@@ -27,7 +38,7 @@ public struct XMLSerializer: Sendable {
     private func write(_ element: XElement, inheritedNamespace: String, into output: inout String, generatedPrefixCount: inout Int) {
         output += "<"
         var childNamespace = inheritedNamespace
-        if let prefix = declaredPrefixes[element.namespace] {
+        if let prefix = prefix(for: element.namespace) {
             output += prefix
             output += ":"
             output += element.name
@@ -47,7 +58,7 @@ public struct XMLSerializer: Sendable {
             } else if attribute.namespace == XMLNamespace.xml {
                 output += "xml:"
                 output += attribute.name
-            } else if let prefix = declaredPrefixes[attribute.namespace] {
+            } else if let prefix = prefix(for: attribute.namespace) {
                 output += prefix
                 output += ":"
                 output += attribute.name
@@ -77,7 +88,7 @@ public struct XMLSerializer: Sendable {
             }
         }
         output += "</"
-        if let prefix = declaredPrefixes[element.namespace] {
+        if let prefix = prefix(for: element.namespace) {
             output += prefix
             output += ":"
         }

@@ -120,6 +120,10 @@ public final class XMLStreamParser {
               !ended, unconsumedByteCount == 0 else { return false }
         XML_ParserFree(parser)
         self.parser = nil
+        // The buffers kept for reuse between stanzas go too.
+        events = []
+        stack = []
+        textBuffer = []
         return true
     }
 
