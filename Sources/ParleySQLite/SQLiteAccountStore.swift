@@ -66,7 +66,7 @@ public final class SQLiteAccountStore: AccountStore {
     }
 
     public func usernames(host: String) async throws -> [String] {
-        let names = try await database.read(mappingErrorsTo: AccountStoreError.self) { db in
+        let names = try await database.readOneStatement(mappingErrorsTo: AccountStoreError.self) { db in
             try String.fetchAll(db.cachedStatement(sql: "SELECT username FROM accounts WHERE host = ?"), arguments: [host])
         }
         // Sorted in Swift, not by ORDER BY, so every backend agrees on `String` ordering.

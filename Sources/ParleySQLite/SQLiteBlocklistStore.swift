@@ -14,7 +14,7 @@ public final class SQLiteBlocklistStore: BlocklistStore {
 
     public func blockedJIDs(of user: JID) async throws -> [JID] {
         let (host, username) = user.accountColumns
-        let strings = try await database.read(mappingErrorsTo: BlocklistStoreError.self) { db in
+        let strings = try await database.readOneStatement(mappingErrorsTo: BlocklistStoreError.self) { db in
             try String.fetchAll(
                 db.cachedStatement(sql: "SELECT jid FROM blocklist_items WHERE host = ? AND username = ?"),
                 arguments: [host, username])

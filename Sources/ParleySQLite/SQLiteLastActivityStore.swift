@@ -10,7 +10,7 @@ public final class SQLiteLastActivityStore: LastActivityStore {
     }
 
     public func lastActivity(username: String, host: String) async throws -> LastActivityRecord? {
-        try await database.read(mappingErrorsTo: LastActivityStoreError.self) { db in
+        try await database.readOneStatement(mappingErrorsTo: LastActivityStoreError.self) { db in
             guard let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT timestamp, status FROM last_activity WHERE host = ? AND username = ?"),
                 arguments: [host, username])

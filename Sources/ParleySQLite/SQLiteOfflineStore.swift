@@ -30,7 +30,7 @@ public final class SQLiteOfflineStore: OfflineStore {
     public func messages(for user: JID, limit: Int?) async throws -> [OfflineMessage] {
         let (host, username) = user.accountColumns
         // Columns are copied out inside the read: GRDB's async read needs a Sendable result (a `Row` is not).
-        let rows = try await database.read(mappingErrorsTo: OfflineStoreError.self) { db in
+        let rows = try await database.readOneStatement(mappingErrorsTo: OfflineStoreError.self) { db in
             try Row.fetchAll(
                 db.cachedStatement(
                 sql: """
@@ -53,7 +53,7 @@ public final class SQLiteOfflineStore: OfflineStore {
 
     public func count(for user: JID) async throws -> Int {
         let (host, username) = user.accountColumns
-        return try await database.read(mappingErrorsTo: OfflineStoreError.self) { db in
+        return try await database.readOneStatement(mappingErrorsTo: OfflineStoreError.self) { db in
             try Int.fetchOne(
                 db.cachedStatement(sql: "SELECT COUNT(*) FROM offline_messages WHERE host = ? AND username = ?"),
                 arguments: [host, username]) ?? 0

@@ -11,7 +11,7 @@ public final class SQLitePrivateXMLStore: PrivateXMLStore {
     }
 
     public func element(name: String, namespace: String, username: String, host: String) async throws -> XElement? {
-        let text = try await database.read(mappingErrorsTo: PrivateXMLStoreError.self) { db in
+        let text = try await database.readOneStatement(mappingErrorsTo: PrivateXMLStoreError.self) { db in
             try String.fetchOne(
                 db.cachedStatement(
                 sql: "SELECT element FROM private_xml WHERE host = ? AND username = ? AND namespace = ? AND name = ?"),

@@ -69,10 +69,12 @@ public final class SQLiteRosterStore: RosterStore {
     public func pendingRequests(of user: JID) async throws -> [RosterEntry] {
         let key = user.bare.description
         return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
-            let groups = try Self.groups(of: key, contact: nil, db)
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT \(Self.entryColumns) FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL"),
                 arguments: [key])
+            // Read at every login, and almost always empty: the groups only when there is something.
+            if rows.isEmpty { return [] }
+            let groups = try Self.groups(of: key, contact: nil, db)
             return try rows.map { try Self.entry(from: $0, groups: groups) }
                 .sorted { $0.contact.description < $1.contact.description }
         }

@@ -11,7 +11,7 @@ public final class SQLiteVCardStore: VCardStore {
     }
 
     public func vCard(username: String, host: String) async throws -> XElement? {
-        let text = try await database.read(mappingErrorsTo: VCardStoreError.self) { db in
+        let text = try await database.readOneStatement(mappingErrorsTo: VCardStoreError.self) { db in
             try String.fetchOne(
                 db.cachedStatement(sql: "SELECT vcard FROM vcards WHERE host = ? AND username = ?"), arguments: [host, username])
         }
