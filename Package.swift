@@ -112,7 +112,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ParleyListenersTests", dependencies: [
-            "ParleyListeners", "ParleyNIO", "ParleyKernel", "ParleyStorage", "XMPPSASL", "XMPPXML",
+            "ParleyListeners", "ParleyNIO", "ParleyKernel", "ParleyStorage", "XMPPProtocol", "XMPPSASL", "XMPPXML",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
