@@ -114,6 +114,7 @@ let package = Package(
         .testTarget(name: "ParleyListenersTests", dependencies: [
             "ParleyListeners", "ParleyNIO", "ParleyKernel", "ParleyStorage", "XMPPProtocol", "XMPPSASL", "XMPPXML",
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -13,8 +13,9 @@ public enum DecodedStreamEvent: Sendable {
 ///
 /// The next handler calls `reset(limits:)` on a stream restart (RFC 6120 §4.3.3); events already
 /// parsed from the old stream are then dropped. When the peer has sent nothing for `releaseAfter`,
-/// the parser's expat state is released (see `XMLStreamParser.releaseIfIdle`): most connections of
-/// a server are idle most of the time, and expat's buffers were the largest part of their memory.
+/// the parser's expat state is released (see `XMLStreamParser.releaseIfIdle`; the event loop's
+/// `QuietStreamSweeper` looks twice a second): most connections of a server are idle most of the
+/// time, and expat's buffers were the largest part of their memory.
 public final class XMLStreamDecoder: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = DecodedStreamEvent
@@ -27,7 +28,7 @@ public final class XMLStreamDecoder: ChannelInboundHandler {
     private var failed = false
     private let releaseAfter: TimeAmount
     private var lastInput = NIODeadline.now()
-    private var releaseTimer: Scheduled<Void>?
+    private var sweeper: QuietStreamSweeper?
 
     public init(limits: XMLStreamLimits, releaseAfter: TimeAmount = XMLStreamDecoder.defaultReleaseAfter) {
         parser = XMLStreamParser(limits: limits)
@@ -42,15 +43,30 @@ public final class XMLStreamDecoder: ChannelInboundHandler {
         generation += 1
     }
 
+    public func handlerAdded(context: ChannelHandlerContext) {
+        let sweeper = QuietStreamSweeper.current(on: context.eventLoop)
+        sweeper.add(self)
+        self.sweeper = sweeper
+    }
+
     public func handlerRemoved(context: ChannelHandlerContext) {
-        releaseTimer?.cancel()
-        releaseTimer = nil
+        sweeper?.remove(self)
+        sweeper = nil
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        releaseTimer?.cancel()
-        releaseTimer = nil
+        sweeper?.remove(self)
+        sweeper = nil
         context.fireChannelInactive()
+    }
+
+    /// Whether the parser's expat state is currently released (for tests).
+    var isParserReleased: Bool { parser.isReleased }
+
+    /// Called by the sweeper: releases the parser state if the peer has been quiet long enough.
+    func releaseIfQuiet(now: NIODeadline) {
+        guard !failed, now - lastInput >= releaseAfter else { return }
+        parser.releaseIfIdle()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -70,23 +86,6 @@ public final class XMLStreamDecoder: ChannelInboundHandler {
         for event in events {
             guard current == generation, !failed else { return }
             context.fireChannelRead(wrapInboundOut(.event(StreamEvent(event))))
-        }
-        if releaseTimer == nil { scheduleRelease(context: context, in: releaseAfter) }
-    }
-
-    /// One timer per connection at most, re-armed from the last input until the stream is quiet.
-    private func scheduleRelease(context: ChannelHandlerContext, in delay: TimeAmount) {
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        releaseTimer = context.eventLoop.scheduleTask(in: delay) {
-            let (decoder, context) = loopBound.value
-            decoder.releaseTimer = nil
-            guard !decoder.failed, context.channel.isActive else { return }
-            let quiet = NIODeadline.now() - decoder.lastInput
-            if quiet >= decoder.releaseAfter {
-                decoder.parser.releaseIfIdle()
-            } else {
-                decoder.scheduleRelease(context: context, in: decoder.releaseAfter - quiet)
-            }
         }
     }
 }
