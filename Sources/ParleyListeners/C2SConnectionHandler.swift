@@ -16,7 +16,7 @@ import XMPPXML
 /// Runs entirely on its channel's event loop. Work that has to leave the loop (credential lookups,
 /// IQ handlers) comes back to it before the connection's next input is processed, so stanzas from one
 /// session keep their order (RFC 6120 §10.1).
-final class C2SConnectionHandler: ChannelInboundHandler {
+final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember {
     typealias InboundIn = DecodedStreamEvent
     typealias OutboundOut = ByteBuffer
 
@@ -36,7 +36,17 @@ final class C2SConnectionHandler: ChannelInboundHandler {
     /// Routes this session's stanzas in order (created when the session is bound).
     private var router: InOrderRouter?
 
-    private var unauthenticatedTimer: Scheduled<Void>?
+    /// The authentication and idle timeouts and the whitespace keepalive, checked by the loop's
+    /// `QuietStreamSweeper` instead of timers per connection.
+    private var sweeper: QuietStreamSweeper?
+    private var connectedAt = NIODeadline.now()
+    private let unauthenticatedTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    private let keepaliveInterval: TimeAmount
+    private var lastOutput = NIODeadline.now()
+    /// Set by every write and read back by the next sweep, which notes the time: cheaper than a
+    /// clock read per write, and half a second of precision is plenty for a keepalive.
+    private var wroteSinceSweep = false
     private var outboundWhileUnwritable = 0
     private var closed = false
     private let serializer = XMLSerializer()
@@ -46,6 +56,9 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         self.decoder = decoder
         self.directTLS = directTLS
         self.machine = C2SStateMachine(configuration: server.configuration, directTLS: directTLS, makeStreamID: { RandomID.make(length: 16) })
+        unauthenticatedTimeout = .milliseconds(Int64(server.limits.unauthenticatedTimeout * 1000))
+        idleTimeout = .milliseconds(Int64(server.limits.idleTimeout * 1000))
+        keepaliveInterval = .milliseconds(Int64(min(server.limits.idleTimeout / 2, 60) * 1000))
     }
 
     // MARK: Channel events
@@ -67,15 +80,16 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             return
         }
         server.logger.debug("c2s connection opened", metadata: ["address": "\(remoteAddress)", "direct_tls": "\(directTLS)"])
-        unauthenticatedTimer = context.eventLoop.scheduleTask(in: .milliseconds(Int64(server.limits.unauthenticatedTimeout * 1000))) {
-            loopBound.value.unauthenticatedTimeoutFired()
-        }
+        connectedAt = .now()
+        let sweeper = QuietStreamSweeper.current(on: context.eventLoop)
+        sweeper.add(self)
+        self.sweeper = sweeper
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
-        unauthenticatedTimer?.cancel()
+        stopSweeping()
         if let connectionToken { server.connections.remove(connectionToken) }
         if let session {
             let kernel = server.kernel
@@ -102,19 +116,6 @@ final class C2SConnectionHandler: ChannelInboundHandler {
                 machine.directTLSEstablished(channelBinding: binding)
             } else {
                 perform(machine.tlsEstablished(channelBinding: binding))
-            }
-            return
-        }
-        if let idle = event as? IdleStateHandler.IdleStateEvent {
-            switch idle {
-            case .read:
-                server.logger.info("c2s connection idle, closing", metadata: ["address": "\(remoteAddress)"])
-                terminate(StreamError(.connectionTimeout, text: "idle for too long"))
-            case .write:
-                // A whitespace keepalive (RFC 6120 §4.6.1) keeps NATs and the client's own timers happy.
-                if machine.state == .active { writeRaw(" ", flush: true) }
-            case .all:
-                break
             }
             return
         }
@@ -182,8 +183,6 @@ final class C2SConnectionHandler: ChannelInboundHandler {
             case .bind(let user, let resource):
                 work.append { self.bind(user: user, resource: resource, context: context) }
             case .sessionStarted(let jid):
-                unauthenticatedTimer?.cancel()
-                unauthenticatedTimer = nil
                 server.logger.info("c2s session started", metadata: ["jid": "\(jid)", "address": "\(remoteAddress)", "tls": "\(machine.isSecure)"])
             case .route(let stanza):
                 route(stanza)
@@ -203,8 +202,36 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         context.flush()
     }
 
+    /// Called by the loop's sweeper twice a second.
+    func sweep(now: NIODeadline) {
+        guard !closed else { return }
+        if wroteSinceSweep {
+            wroteSinceSweep = false
+            lastOutput = now
+        }
+        if session == nil, now - connectedAt >= unauthenticatedTimeout {
+            server.logger.info("c2s connection did not authenticate in time", metadata: ["address": "\(remoteAddress)"])
+            stopSweeping()
+            terminate(StreamError(.connectionTimeout, text: "authentication took too long"))
+        } else if now - decoder.lastInputTime >= idleTimeout {
+            // RFC 6120 §4.9.3.4: the peer has generated no traffic for too long.
+            server.logger.info("c2s connection idle, closing", metadata: ["address": "\(remoteAddress)"])
+            stopSweeping()
+            terminate(StreamError(.connectionTimeout, text: "idle for too long"))
+        } else if machine.state == .active, now - lastOutput >= keepaliveInterval {
+            // A whitespace keepalive (RFC 6120 §4.6.1) keeps NATs and the client's own timers happy.
+            writeRaw(" ", flush: true)
+        }
+    }
+
+    private func stopSweeping() {
+        sweeper?.remove(self)
+        sweeper = nil
+    }
+
     private func writeRaw(_ text: String, flush: Bool) {
         guard let context, context.channel.isActive else { return }
+        wroteSinceSweep = true
         let buffer = context.channel.allocator.buffer(string: text)
         if flush { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) } else { context.write(wrapOutboundOut(buffer), promise: nil) }
     }
@@ -356,11 +383,6 @@ final class C2SConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func unauthenticatedTimeoutFired() {
-        guard session == nil, !closed else { return }
-        server.logger.info("c2s connection did not authenticate in time", metadata: ["address": "\(remoteAddress)"])
-        terminate(StreamError(.connectionTimeout, text: "authentication took too long"))
-    }
 }
 
 /// The kernel's handle on a session's connection; safe to use from any thread.

@@ -10,8 +10,6 @@ public enum C2SListener {
         if directTLS && server.tls == nil {
             throw ListenerError.tlsUnavailable
         }
-        let idle = TimeAmount.milliseconds(Int64(server.limits.idleTimeout * 1000))
-        let keepalive = TimeAmount.milliseconds(Int64(min(server.limits.idleTimeout / 2, 60) * 1000))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -30,7 +28,6 @@ public enum C2SListener {
                             loopBound.value.selectedTLSHost(host)
                         })
                     }
-                    try operations.addHandler(IdleStateHandler(readTimeout: idle, writeTimeout: keepalive))
                     try operations.addHandler(decoder)
                     try operations.addHandler(handler)
                 }

@@ -1,21 +1,29 @@
 import NIOCore
 import Synchronization
 
-/// Releases the parser state of quiet streams (`XMLStreamDecoder.releaseIfQuiet`): one sweep every
-/// half second for all the streams of an event loop (so a stream is released 2 to 2.5 s after its
-/// last input; a later release raises the peak of a login storm, and RSS keeps the peak).
+/// Something a stream does when it has been quiet (or has not written) for a while, checked by the
+/// event loop's `QuietStreamSweeper`. Called on the member's event loop.
+public protocol QuietStreamMember: AnyObject {
+    func sweep(now: NIODeadline)
+}
+
+/// One sweep every half second over all the streams of an event loop, for what they do when quiet:
+/// release the parser state (`XMLStreamDecoder`, so a stream is released 2 to 2.5 s after its last
+/// input; a later release raises the peak of a login storm, and RSS keeps the peak), close an idle
+/// connection or send a whitespace keepalive (the C2S handler).
 ///
 /// A timer per connection did the same job but woke the loop, at moderate traffic, about as often
 /// as the stanzas themselves did (each active stream re-armed its timer every two seconds), and
-/// kept a scheduled task per connection. Use only on the loop it belongs to.
-final class QuietStreamSweeper {
+/// kept scheduled tasks per connection (NIO's `IdleStateHandler` keeps two, and wraps every write
+/// in a promise to note when it completed). Use only on the loop it belongs to.
+public final class QuietStreamSweeper {
     /// One per event loop. The bound value keeps its loop alive, so a loop's identifier is never
     /// reused by another loop while its entry exists.
     private static let sweepers = Mutex<[ObjectIdentifier: NIOLoopBound<QuietStreamSweeper>]>([:])
-    static let interval = TimeAmount.milliseconds(500)
+    public static let interval = TimeAmount.milliseconds(500)
 
     private struct Member {
-        weak var decoder: XMLStreamDecoder?
+        weak var member: (any QuietStreamMember)?
     }
 
     private let eventLoop: any EventLoop
@@ -27,7 +35,7 @@ final class QuietStreamSweeper {
     }
 
     /// The sweeper of the calling event loop.
-    static func current(on eventLoop: any EventLoop) -> QuietStreamSweeper {
+    public static func current(on eventLoop: any EventLoop) -> QuietStreamSweeper {
         eventLoop.assertInEventLoop()
         return sweepers.withLock { sweepers in
             let key = ObjectIdentifier(eventLoop)
@@ -38,8 +46,8 @@ final class QuietStreamSweeper {
         }.value
     }
 
-    func add(_ decoder: XMLStreamDecoder) {
-        members[ObjectIdentifier(decoder)] = Member(decoder: decoder)
+    public func add(_ member: any QuietStreamMember) {
+        members[ObjectIdentifier(member)] = Member(member: member)
         guard task == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         task = eventLoop.scheduleRepeatedTask(initialDelay: Self.interval, delay: Self.interval) { _ in
@@ -47,8 +55,8 @@ final class QuietStreamSweeper {
         }
     }
 
-    func remove(_ decoder: XMLStreamDecoder) {
-        members[ObjectIdentifier(decoder)] = nil
+    public func remove(_ member: any QuietStreamMember) {
+        members[ObjectIdentifier(member)] = nil
         if members.isEmpty {
             task?.cancel()
             task = nil
@@ -57,12 +65,12 @@ final class QuietStreamSweeper {
 
     private func sweep() {
         let now = NIODeadline.now()
-        for (key, member) in members {
-            guard let decoder = member.decoder else {
+        for (key, entry) in members {
+            guard let member = entry.member else {
                 members[key] = nil
                 continue
             }
-            decoder.releaseIfQuiet(now: now)
+            member.sweep(now: now)
         }
     }
 }

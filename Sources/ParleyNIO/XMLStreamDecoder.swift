@@ -16,7 +16,7 @@ public enum DecodedStreamEvent: Sendable {
 /// the parser's expat state is released (see `XMLStreamParser.releaseIfIdle`; the event loop's
 /// `QuietStreamSweeper` looks twice a second): most connections of a server are idle most of the
 /// time, and expat's buffers were the largest part of their memory.
-public final class XMLStreamDecoder: ChannelInboundHandler {
+public final class XMLStreamDecoder: ChannelInboundHandler, QuietStreamMember {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = DecodedStreamEvent
 
@@ -63,8 +63,11 @@ public final class XMLStreamDecoder: ChannelInboundHandler {
     /// Whether the parser's expat state is currently released (for tests).
     var isParserReleased: Bool { parser.isReleased }
 
+    /// When the peer last sent anything.
+    public var lastInputTime: NIODeadline { lastInput }
+
     /// Called by the sweeper: releases the parser state if the peer has been quiet long enough.
-    func releaseIfQuiet(now: NIODeadline) {
+    public func sweep(now: NIODeadline) {
         guard !failed, now - lastInput >= releaseAfter else { return }
         parser.releaseIfIdle()
     }

@@ -107,3 +107,39 @@ def test_unauthenticated_connection_times_out(make_server):
         s.send(f"<iq type='get' id='late' to='localhost'><ping xmlns='{PING_NS}'/></iq>")
         reply = s.next_matching(lambda e: e.tag == q(CLIENT_NS, "iq") and e.get("id") == "late", 3.0)
         assert reply.get("type") == "result", s.describe()
+
+
+def _short_idle(cfg):
+    cfg["limits"]["idle_timeout"] = 2          # keepalive every min(idle / 2, 60) = 1 s
+    cfg["limits"]["client_ping_interval"] = 60  # no pings: only the idle timeout acts
+
+
+def test_idle_connection_gets_whitespace_keepalives_then_times_out(make_server):
+    """limits.idle_timeout: a bound session that sends nothing gets whitespace keepalives (RFC 6120
+    §4.6.1) while it is quiet, then <connection-timeout/> and a close (§4.9.3.4)."""
+    srv = make_server("idle server", accounts={"sam": "sam-pw"}, configure=_short_idle)
+    with RawStream(srv.c2s_port) as s:
+        s.login_plain("sam", "sam-pw", resource="quiet")
+        mark = len(s.received)
+        started = time.monotonic()
+        s.assert_stream_error_and_close("connection-timeout", timeout=8.0)
+        elapsed = time.monotonic() - started
+        before_error = bytes(s.received[mark:])
+        before_error = before_error[:before_error.find(b"<")]
+        assert before_error.strip() == b"" and b" " in before_error, \
+            f"expected whitespace keepalives before the error, got {before_error!r}:\n" + s.describe()
+    assert 1.5 <= elapsed <= 5.0, f"closed {elapsed:.1f}s after login with idle_timeout 2s"
+
+
+def test_connection_that_keeps_talking_is_not_idle(make_server):
+    """Input resets the idle clock: a session that sends a stanza every 0.7 s outlives
+    idle_timeout several times over."""
+    srv = make_server("idle server", accounts={"tia": "tia-pw"}, configure=_short_idle)
+    with RawStream(srv.c2s_port) as s:
+        s.login_plain("tia", "tia-pw", resource="chatty")
+        for n in range(8):
+            s.send(f"<iq type='get' id='p{n}' to='localhost'><ping xmlns='{PING_NS}'/></iq>")
+            reply = s.next_matching(lambda e, n=n: e.tag == q(CLIENT_NS, "iq") and e.get("id") == f"p{n}", 3.0)
+            assert reply.get("type") == "result", s.describe()
+            time.sleep(0.7)
+        assert not s.closed, "closed although it kept sending:\n" + s.describe()
