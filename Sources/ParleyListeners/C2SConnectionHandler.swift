@@ -16,7 +16,7 @@ import XMPPXML
 /// Runs entirely on its channel's event loop. Work that has to leave the loop (credential lookups,
 /// IQ handlers) comes back to it before the connection's next input is processed, so stanzas from one
 /// session keep their order (RFC 6120 §10.1).
-final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember {
+final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, TickFlushable {
     typealias InboundIn = DecodedStreamEvent
     typealias OutboundOut = ByteBuffer
 
@@ -48,6 +48,9 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember {
     /// clock read per write, and half a second of precision is plenty for a keepalive.
     private var wroteSinceSweep = false
     private var outboundWhileUnwritable = 0
+    /// Routed stanzas are written at once and flushed at the end of the loop's tick, together.
+    private var flusher: TickFlusher?
+    private var flushPending = false
     private var closed = false
     private let serializer = XMLSerializer()
 
@@ -65,6 +68,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        flusher = TickFlusher.current(on: context.eventLoop)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -370,7 +374,16 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember {
                 return
             }
         }
-        writeRaw(serializer.serialize(element, inheritedNamespace: NS.client), flush: true)
+        writeRaw(serializer.serialize(element, inheritedNamespace: NS.client), flush: false)
+        if !flushPending, let flusher {
+            flushPending = true
+            flusher.flushAtEndOfTick(self)
+        }
+    }
+
+    func flushDeferred() {
+        flushPending = false
+        context?.flush()
     }
 
     func terminate(_ error: StreamError) {

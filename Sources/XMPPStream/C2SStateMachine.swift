@@ -543,10 +543,12 @@ public struct C2SStateMachine: Sendable {
 
     /// RFC 6120 §6.4.2: empty content is "no data", `=` is an empty response, anything else is base64.
     static func decodeSASLPayload(_ text: String) -> Result<[UInt8], SASLFailure>? {
-        let trimmed = text.filter { !$0.isWhitespace }
+        // XML whitespace only (space, tab, CR, LF): base64 never contains anything else that a
+        // Unicode-aware `Character.isWhitespace` would skip, and a byte scan is far cheaper.
+        let trimmed = text.utf8.filter { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
         if trimmed.isEmpty { return nil }
-        if trimmed == "=" { return .success([]) }
-        guard let bytes = Base64.decode(Array(trimmed.utf8)) else { return .failure(.incorrectEncoding) }
+        if trimmed == [UInt8(ascii: "=")] { return .success([]) }
+        guard let bytes = Base64.decode(trimmed) else { return .failure(.incorrectEncoding) }
         return .success(bytes)
     }
 
