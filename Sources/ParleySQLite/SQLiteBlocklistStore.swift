@@ -23,6 +23,14 @@ public final class SQLiteBlocklistStore: BlocklistStore {
         return strings.compactMap { try? JID($0) }.sorted { $0.description < $1.description }
     }
 
+    public func usersWithBlockedJIDs() async throws -> [JID] {
+        let rows = try await database.readOneStatement(mappingErrorsTo: BlocklistStoreError.self) { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT host, username FROM blocklist_items"))
+                .map { (host: $0[0] as String, username: $0[1] as String) }
+        }
+        return rows.compactMap { try? JID(localpart: $0.username.isEmpty ? nil : $0.username, domainpart: $0.host, resourcepart: nil) }
+    }
+
     @discardableResult
     public func block(_ jids: [JID], for user: JID) async throws -> Int {
         let (host, username) = user.accountColumns

@@ -42,10 +42,20 @@ extension SQLiteDatabase {
     /// For reads made of a single statement: run without a transaction, since one SELECT sees one
     /// consistent snapshot by itself, which saves the BEGIN and COMMIT a read transaction costs
     /// (a third of a one-row lookup). Synchronous, as `read` is.
+    ///
+    /// On a file they go to `statementReader`, a read-only connection of their own: every read
+    /// from GRDB's pool first runs `PRAGMA schema_version` (to refresh GRDB's schema cache, which
+    /// these raw-SQL reads never use), and outside a transaction that is a second round of SQLite's
+    /// file locks (`fcntl` calls, about five per round in WAL mode) for each lookup. A login makes
+    /// about twenty of these lookups. The statements are SQLite's own prepared statements, which
+    /// re-prepare themselves if a migration ever changed the schema under them.
     func readOneStatement<T: Sendable, StoreError: SQLiteStoreError>(
         mappingErrorsTo _: StoreError.Type, _ body: @Sendable (Database) throws -> T
     ) async throws -> T {
-        try await mappingErrors(to: StoreError.self) { try writer.unsafeRead(body) }
+        try await mappingErrors(to: StoreError.self) {
+            if let reader = try singleStatementReader { return try reader.inDatabase(body) }
+            return try writer.unsafeRead(body)
+        }
     }
 
     /// Runs `body` in a write transaction, rolled back if it throws; a failure reaches the caller as

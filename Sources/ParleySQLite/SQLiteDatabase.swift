@@ -16,6 +16,8 @@ public final class SQLiteDatabase: Sendable {
     public let path: String?
     /// Shared by the stores in this module; GRDB does not appear in the public API.
     private let connection: any DatabaseWriter
+    /// A read-only connection for reads of one statement (see `readOneStatement`); nil in memory.
+    private let statementReader: DatabaseQueue?
     private let closed = Mutex(false)
 
     /// The connection(s). Throws once `close()` was called: GRDB does not guard a closed queue, and
@@ -24,6 +26,14 @@ public final class SQLiteDatabase: Sendable {
         get throws {
             if closed.withLock({ $0 }) { throw SQLiteDatabaseError.closed }
             return connection
+        }
+    }
+    /// The read-only connection for single-statement reads, nil for an in-memory database. Throws
+    /// once `close()` was called, as `writer` does.
+    var singleStatementReader: DatabaseQueue? {
+        get throws {
+            if closed.withLock({ $0 }) { throw SQLiteDatabaseError.closed }
+            return statementReader
         }
     }
     private let migrator: DatabaseMigrator
@@ -48,11 +58,16 @@ public final class SQLiteDatabase: Sendable {
         self.connection = pool
         self.migrator = Self.migrator(migrations)
         try Self.migrate(pool, with: migrator, known: migrations)
+        var readOnly = Self.configuration(busyTimeout: busyTimeout)
+        readOnly.readonly = true
+        readOnly.label = "parley.statements"
+        statementReader = try DatabaseQueue(path: path, configuration: readOnly)
     }
 
     private init(inMemory queue: DatabaseQueue, migrations: [SQLiteMigration]) throws {
         self.path = nil
         self.connection = queue
+        self.statementReader = nil
         self.migrator = Self.migrator(migrations)
         try Self.migrate(queue, with: migrator, known: migrations)
     }
@@ -79,6 +94,7 @@ public final class SQLiteDatabase: Sendable {
             return state
         }
         if wasClosed { return }
+        try statementReader?.close()
         try connection.close()
     }
 

@@ -19,4 +19,7 @@ public protocol BlocklistStore: Sendable {
     /// Empties the user's list. Returns how many JIDs were on it.
     @discardableResult
     func unblockAll(for user: JID) async throws -> Int
+    /// Every user whose list is not empty, as bare JIDs in no particular order. Read once by the
+    /// server, so that a stanza to an offline user who blocks nobody needs no read of the list.
+    func usersWithBlockedJIDs() async throws -> [JID]
 }

@@ -31,6 +31,10 @@ public final class InMemoryBlocklistStore: BlocklistStore {
         }
     }
 
+    public func usersWithBlockedJIDs() async throws -> [JID] {
+        lists.withLock { Array($0.keys) }
+    }
+
     public func unblockAll(for user: JID) async throws -> Int {
         lists.withLock { $0.removeValue(forKey: user.bare)?.count ?? 0 }
     }

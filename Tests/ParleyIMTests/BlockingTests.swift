@@ -311,6 +311,28 @@ struct BlockingTests {
         #expect(again.messages.isEmpty)
     }
 
+    @Test func anOfflineUserWhoBlocksNobodyNeedsNoRead() async throws {
+        let store = CountingBlocklistStore()
+        let offline = InMemoryOfflineStore()
+        let h = try await MessagingHarness([BlockingModule(store: store), OfflineModule(store: offline)])
+        let bob = await h.login("bob@localhost/b")
+        await h.sendMessage(bob, to: "alice@localhost", id: "first")
+        let reads = store.reads
+        for n in 0..<5 { await h.sendMessage(bob, to: "alice@localhost", id: "m\(n)") }
+        #expect(store.reads == reads, "alice has no list, which is known without reading it")
+        #expect(try await offline.count(for: Self.alice) == 6)
+
+        // Once she has blocked bob, her list is read while she is offline, and it refuses him.
+        let alice = await h.login("alice@localhost/a", available: false)
+        await block(h, alice, "bob@localhost")
+        await h.kernel.unbind(alice.session)
+        bob.clear()
+        await h.sendMessage(bob, to: "alice@localhost", id: "blocked")
+        #expect(store.reads > reads)
+        #expect(MessagingHarness.errorCondition(bob.delivered.first) == "service-unavailable")
+        #expect(try await offline.count(for: Self.alice) == 6, "the blocked message is not stored")
+    }
+
     @Test func storedMessagesFromANewlyBlockedSenderAreNotDelivered() async throws {
         let offline = InMemoryOfflineStore()
         let h = try await MessagingHarness([BlockingModule(store: InMemoryBlocklistStore()), OfflineModule(store: offline)])
@@ -349,6 +371,7 @@ private final class CountingBlocklistStore: BlocklistStore {
     func block(_ jids: [JID], for user: JID) async throws -> Int { try await inner.block(jids, for: user) }
     func unblock(_ jids: [JID], for user: JID) async throws -> Int { try await inner.unblock(jids, for: user) }
     func unblockAll(for user: JID) async throws -> Int { try await inner.unblockAll(for: user) }
+    func usersWithBlockedJIDs() async throws -> [JID] { try await inner.usersWithBlockedJIDs() }
 }
 
 /// Stands in for the presence module: broadcasts a client's presence (no `to`) to fixed subscribers.

@@ -23,6 +23,21 @@ struct BlocklistStoreConformanceTests {
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func usersWithBlockedJIDsAreThoseWithANonEmptyList(_ backend: StoreBackend) async throws {
+        try await backend.withBlocklistStore { store async throws in
+            #expect(try await store.usersWithBlockedJIDs().isEmpty)
+            let carol = try JID("carol@example.com")
+            try await store.block(Self.jids("a@x.example"), for: Self.alice)
+            try await store.block(Self.jids("a@x.example", "x.example"), for: Self.bob)
+            try await store.block(Self.jids("b@x.example"), for: carol)
+            try await store.unblock(Self.jids("b@x.example"), for: carol)
+            #expect(Set(try await store.usersWithBlockedJIDs()) == [Self.alice, Self.bob])
+            try await store.unblockAll(for: Self.bob)
+            #expect(try await store.usersWithBlockedJIDs() == [Self.alice])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func blockingTwiceAddsNothing(_ backend: StoreBackend) async throws {
         try await backend.withBlocklistStore { store async throws in
             #expect(try await store.block(Self.jids("a@x.example", "b@x.example"), for: Self.alice) == 2)

@@ -28,6 +28,7 @@ extension BlockingModule {
         if current.jids.union(jids).count > maxItems {
             return .failure(StanzaError(.policyViolation, text: "a blocklist holds at most \(maxItems) JIDs"))
         }
+        owners.mayHaveList(user)
         guard await updateList(of: user, kernel: kernel, { try await store.block(jids, for: user) }) != nil else {
             return .failure(StanzaError(.internalServerError))
         }

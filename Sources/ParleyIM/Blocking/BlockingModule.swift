@@ -28,6 +28,7 @@ public struct BlockingModule: Module {
     let store: any BlocklistStore
     let maxItems: Int
     let cache = BlocklistCache()
+    let owners = BlocklistOwners()
 
     /// - Parameter maxItems: the most JIDs one account may block; a block beyond it is refused
     ///   with `policy-violation`.
@@ -84,11 +85,24 @@ public struct BlockingModule: Module {
     /// Nil when the store failed (the stanza is then let through, and the failure logged).
     func list(of user: JID, kernel: Kernel) async -> BlockedJIDs? {
         if let cached = cache.list(of: user) { return cached }
+        if owners.beginLoading() { await loadOwners(kernel: kernel) }
+        if owners.certainlyHasNoList(user) { return Self.emptyList }
         do {
             return BlockedJIDs(try await store.blockedJIDs(of: user))
         } catch {
             kernel.logger.error("could not read a blocklist", metadata: ["user": "\(user)", "error": "\(error)"])
             return nil
+        }
+    }
+
+    private static let emptyList = BlockedJIDs([])
+
+    private func loadOwners(kernel: Kernel) async {
+        do {
+            owners.finishLoading(try await store.usersWithBlockedJIDs())
+        } catch {
+            owners.loadingFailed()
+            kernel.logger.error("could not read which users have blocklists", metadata: ["error": "\(error)"])
         }
     }
 
