@@ -81,7 +81,7 @@ public final class Kernel: Sendable {
         guard let username = user.localpart, isLocal(user) else { return false }
         if !sessions.sessions(for: user.bare).isEmpty { return true }
         do {
-            return try await accounts.account(username: username, host: user.domainpart) != nil
+            return try await accounts.exists(username: username, host: user.domainpart)
         } catch {
             logger.error("account lookup failed", metadata: ["jid": "\(user.bare)", "error": "\(error)"])
             return false

@@ -43,6 +43,14 @@ public final class SQLiteAccountStore: AccountStore {
         }
     }
 
+    public func exists(username: String, host: String) async throws -> Bool {
+        try await database.readOneStatement(mappingErrorsTo: AccountStoreError.self) { db in
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM accounts WHERE host = ? AND username = ?)"),
+                arguments: [host, username]) ?? false
+        }
+    }
+
     public func setCredentials(username: String, host: String, credentials: [SCRAMCredential]) async throws {
         try await database.write(mappingErrorsTo: AccountStoreError.self) { db in
             let exists = try Bool.fetchOne(

@@ -28,11 +28,20 @@ public enum AccountStoreError: Error, Equatable, Sendable {
     case backend(String)
 }
 
+extension AccountStore {
+    public func exists(username: String, host: String) async throws -> Bool {
+        try await account(username: username, host: host) != nil
+    }
+}
+
 /// Accounts per virtual host. Implementations: `InMemoryAccountStore` (tests), SQLite (default).
 public protocol AccountStore: Sendable {
     /// Creates the account; throws `.alreadyExists` if the username is taken on that host.
     func create(_ account: AccountRecord) async throws
     func account(username: String, host: String) async throws -> AccountRecord?
+    /// Whether the account exists, without reading its credentials: what routing asks about
+    /// offline users (probes, messages to bare JIDs), far more often than anyone logs in.
+    func exists(username: String, host: String) async throws -> Bool
     /// Replaces all credentials (password change); throws `.notFound`.
     func setCredentials(username: String, host: String, credentials: [SCRAMCredential]) async throws
     /// Returns whether an account was removed.

@@ -17,6 +17,11 @@ enum AccountStoreConformance {
         #expect(try await store.account(username: "alice", host: "example.org") == nil)
         // Keys are exact strings: the caller normalises (PRECIS), the store does not case-fold.
         #expect(try await store.account(username: "Alice", host: "example.com") == nil)
+
+        #expect(try await store.exists(username: "alice", host: "example.com"))
+        #expect(try await !store.exists(username: "bob", host: "example.com"))
+        #expect(try await !store.exists(username: "alice", host: "example.org"))
+        #expect(try await !store.exists(username: "Alice", host: "example.com"))
     }
 
     static func duplicateCreateFails(_ store: any AccountStore) async throws {
@@ -71,6 +76,8 @@ enum AccountStoreConformance {
         #expect(try await store.delete(username: "nobody", host: "example.com") == false)
         #expect(try await store.account(username: "alice", host: "example.com") == nil)
         #expect(try await store.account(username: "alice", host: "example.org") != nil)
+        #expect(try await !store.exists(username: "alice", host: "example.com"), "gone once deleted")
+        #expect(try await store.exists(username: "alice", host: "example.org"))
 
         // Re-creating the name starts clean: no credential of the deleted account survives.
         let reborn = Fixtures.account("alice", "example.com", hashes: [.sha512], seed: 5, createdAt: 99)
