@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 
 /// Something a stream does when it has been quiet (or has not written) for a while, checked by the
 /// event loop's `QuietStreamSweeper`. Called on the member's event loop.
@@ -17,9 +16,7 @@ public protocol QuietStreamMember: AnyObject {
 /// kept scheduled tasks per connection (NIO's `IdleStateHandler` keeps two, and wraps every write
 /// in a promise to note when it completed). Use only on the loop it belongs to.
 public final class QuietStreamSweeper {
-    /// One per event loop. The bound value keeps its loop alive, so a loop's identifier is never
-    /// reused by another loop while its entry exists.
-    private static let sweepers = Mutex<[ObjectIdentifier: NIOLoopBound<QuietStreamSweeper>]>([:])
+    private static let sweepers = PerEventLoop { QuietStreamSweeper(eventLoop: $0) }
     public static let interval = TimeAmount.milliseconds(500)
 
     private struct Member {
@@ -36,14 +33,7 @@ public final class QuietStreamSweeper {
 
     /// The sweeper of the calling event loop.
     public static func current(on eventLoop: any EventLoop) -> QuietStreamSweeper {
-        eventLoop.assertInEventLoop()
-        return sweepers.withLock { sweepers in
-            let key = ObjectIdentifier(eventLoop)
-            if let existing = sweepers[key] { return existing }
-            let created = NIOLoopBound(QuietStreamSweeper(eventLoop: eventLoop), eventLoop: eventLoop)
-            sweepers[key] = created
-            return created
-        }.value
+        sweepers.current(on: eventLoop)
     }
 
     public func add(_ member: any QuietStreamMember) {

@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 
 /// A connection that wrote without flushing and wants one flush once the event loop has done the
 /// rest of its current work.
@@ -16,7 +15,7 @@ public protocol TickFlushable: AnyObject {
 /// and costs a single queued task per tick however many connections were written. Use only on the
 /// loop it belongs to.
 public final class TickFlusher {
-    private static let flushers = Mutex<[ObjectIdentifier: NIOLoopBound<TickFlusher>]>([:])
+    private static let flushers = PerEventLoop { TickFlusher(eventLoop: $0) }
 
     private let eventLoop: any EventLoop
     private var pending: [any TickFlushable] = []
@@ -26,17 +25,9 @@ public final class TickFlusher {
         self.eventLoop = eventLoop
     }
 
-    /// The flusher of the calling event loop. The bound value keeps its loop alive, so a loop's
-    /// identifier is never reused by another loop while its entry exists.
+    /// The flusher of the calling event loop.
     public static func current(on eventLoop: any EventLoop) -> TickFlusher {
-        eventLoop.assertInEventLoop()
-        return flushers.withLock { flushers in
-            let key = ObjectIdentifier(eventLoop)
-            if let existing = flushers[key] { return existing }
-            let created = NIOLoopBound(TickFlusher(eventLoop: eventLoop), eventLoop: eventLoop)
-            flushers[key] = created
-            return created
-        }.value
+        flushers.current(on: eventLoop)
     }
 
     /// Calls `member.flushDeferred()` after the loop's current work. The caller keeps its own
