@@ -143,3 +143,48 @@ def test_connection_that_keeps_talking_is_not_idle(make_server):
             assert reply.get("type") == "result", s.describe()
             time.sleep(0.7)
         assert not s.closed, "closed although it kept sending:\n" + s.describe()
+
+
+def test_client_that_stops_reading_is_closed(make_server):
+    """limits.outbound_queue: a session that stops reading while stanzas keep coming is ended once
+    more than that many wait behind its full socket (the queue is bounded), and the server goes on
+    serving the sender. Routed stanzas are flushed once per event-loop tick, so this also checks
+    that stanzas written but not yet flushed still count as queued."""
+    import socket
+
+    def configure(cfg):
+        cfg["limits"]["outbound_queue"] = 20
+
+    srv = make_server("small queue server", accounts={"rita": "rita-pw", "sam": "sam-pw"}, configure=configure)
+    with RawStream(srv.c2s_port) as stuck, RawStream(srv.c2s_port) as sender:
+        stuck_jid = stuck.login_plain("rita", "rita-pw", resource="stuck")
+        stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sender.login_plain("sam", "sam-pw", resource="flood")
+        body = "x" * 8000
+        # Headlines: once the stuck session is gone they are dropped, not bounced (RFC 6121
+        # §8.5.3.2.1), so the sender, which reads nothing meanwhile, is never the one held up.
+        for n in range(1200):
+            assert sender.try_send(f"<message to='{stuck_jid}' type='headline' id='f{n}'><body>{body}</body></message>"), \
+                "the sender was cut off:\n" + sender.describe()
+
+        # The stuck session ends: an IQ to its full JID then gets service-unavailable (RFC 6121
+        # §8.5.3.2.3) instead of being queued for it.
+        deadline = time.monotonic() + 30.0
+        answer = None
+        n = 0
+        while answer is None and time.monotonic() < deadline:
+            n += 1
+            sender.send(f"<iq type='get' id='probe{n}' to='{stuck_jid}'><ping xmlns='{PING_NS}'/></iq>")
+            try:
+                answer = sender.next_matching(
+                    lambda e: e.tag == q(CLIENT_NS, "iq") and (e.get("id") or "").startswith("probe"), 1.0)
+            except AssertionError:
+                answer = None
+        assert answer is not None, "the stuck session was never ended:\n" + sender.describe()
+        assert answer.get("type") == "error", sender.describe()
+        assert answer.find(f"{{{CLIENT_NS}}}error/{{urn:ietf:params:xml:ns:xmpp-stanzas}}service-unavailable") is not None, \
+            sender.describe()
+
+        sender.send(f"<iq type='get' id='still' to='localhost'><ping xmlns='{PING_NS}'/></iq>")
+        reply = sender.next_matching(lambda e: e.tag == q(CLIENT_NS, "iq") and e.get("id") == "still", 10.0)
+        assert reply.get("type") == "result", sender.describe()
