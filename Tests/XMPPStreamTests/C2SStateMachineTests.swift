@@ -229,6 +229,19 @@ private func boundMachine() -> C2SStateMachine {
         #expect(saslFailureCondition(machine.credentialsLoaded(nil)) == "not-authorized")
     }
 
+    @Test func whitespaceInsideTheBase64IsSkipped() {
+        // Clients may fold long payloads; XML whitespace between base64 characters is not data.
+        var machine = securedMachine()
+        let encoded = base64("\0alice\0secret")
+        let folded = " " + encoded.prefix(6) + "\r\n\t" + encoded.dropFirst(6) + "\n"
+        let lookup = machine.elementReceived(auth("PLAIN", folded))
+        #expect(lookup == [.lookupCredentials(username: "alice", host: "localhost", hash: .sha256)])
+        #expect(sent(machine.credentialsLoaded(credential)).first?.name == "success")
+        // Other characters are not skipped, Unicode spaces included.
+        var other = securedMachine()
+        #expect(saslFailureCondition(other.elementReceived(auth("PLAIN", "\u{00A0}" + encoded))) == "incorrect-encoding")
+    }
+
     @Test func unknownMechanismAndBadBase64() {
         var machine = securedMachine()
         #expect(saslFailureCondition(machine.elementReceived(auth("DIGEST-MD5", nil))) == "invalid-mechanism")
