@@ -144,6 +144,13 @@ public final class Kernel: Sendable {
     public func dispatch(_ element: XElement, from: JID, to: JID) async {
         var element = element
         element[attribute: "from"] = from.description
+        await dispatch(element, fromAlreadySet: from, to: to)
+    }
+
+    /// `dispatch(_:from:to:)` for an element whose `from` already is `from`: a broadcast sends one
+    /// element to many contacts, and need not write its sender's address out again for each.
+    public func dispatch(_ element: XElement, fromAlreadySet from: JID, to: JID) async {
+        var element = element
         element[attribute: "to"] = to.description
         guard let stanza = Stanza(element) else { return }
         await dispatch(stanza, from: from, to: to)

@@ -16,8 +16,12 @@ public protocol SessionRegistry: Sendable {
 }
 
 /// The single-process registry.
+///
+/// A user's sessions are kept in a plain array in binding order: users have one to a few
+/// resources, a scan of those beats hashing, and routing to a bare JID (every message and presence
+/// broadcast) gets the array itself, with nothing copied.
 public final class LocalSessionRegistry: SessionRegistry {
-    private let table = Mutex<[JID: [String: LocalSession]]>([:])
+    private let table = Mutex<[JID: [LocalSession]]>([:])
     private let countStorage = Atomic<Int>(0)
     private let makeResource: @Sendable () -> String
 
@@ -28,28 +32,32 @@ public final class LocalSessionRegistry: SessionRegistry {
     public func bind(user: JID, resource: String?, transport: any SessionHandle) -> (session: LocalSession, replaced: LocalSession?) {
         let bare = user.bare
         return table.withLock { table in
-            var resources = table[bare] ?? [:]
+            var sessions = table[bare] ?? []
             var chosen = resource.flatMap { try? bare.with(resource: $0) }
-            while chosen == nil || (resource == nil && resources[chosen!.resourcepart!] != nil) {
+            while chosen == nil || (resource == nil && Self.index(of: chosen!.resourcepart!, in: sessions) != nil) {
                 chosen = try? bare.with(resource: makeResource())
             }
             let full = chosen!
-            let replaced = resources[full.resourcepart!]
             let session = LocalSession(jid: full, transport: transport)
-            resources[full.resourcepart!] = session
-            table[bare] = resources
-            if replaced == nil { countStorage.add(1, ordering: .relaxed) }
+            var replaced: LocalSession?
+            if let index = Self.index(of: full.resourcepart!, in: sessions) {
+                replaced = sessions[index]
+                sessions[index] = session
+            } else {
+                sessions.append(session)
+                countStorage.add(1, ordering: .relaxed)
+            }
+            table[bare] = sessions
             return (session, replaced)
         }
     }
 
     public func unbind(_ session: LocalSession) -> Bool {
-        let jid = session.jid
-        guard let resource = jid.resourcepart else { return false }
+        let bare = session.jid.bare
         return table.withLock { table in
-            guard var resources = table[jid.bare], let current = resources[resource], current === session else { return false }
-            resources[resource] = nil
-            table[jid.bare] = resources.isEmpty ? nil : resources
+            guard var sessions = table[bare], let index = sessions.firstIndex(where: { $0 === session }) else { return false }
+            sessions.remove(at: index)
+            table[bare] = sessions.isEmpty ? nil : sessions
             countStorage.subtract(1, ordering: .relaxed)
             return true
         }
@@ -57,16 +65,23 @@ public final class LocalSessionRegistry: SessionRegistry {
 
     public func session(for fullJID: JID) -> LocalSession? {
         guard let resource = fullJID.resourcepart else { return nil }
-        return table.withLock { $0[fullJID.bare]?[resource] }
+        return table.withLock { table in
+            guard let sessions = table[fullJID.bare], let index = Self.index(of: resource, in: sessions) else { return nil }
+            return sessions[index]
+        }
     }
 
     public func sessions(for bareJID: JID) -> [LocalSession] {
-        table.withLock { table in table[bareJID.bare].map { Array($0.values) } ?? [] }
+        table.withLock { $0[bareJID.bare] ?? [] }
     }
 
     public var count: Int { countStorage.load(ordering: .relaxed) }
 
     public func allSessions() -> [LocalSession] {
-        table.withLock { table in table.values.flatMap { $0.values } }
+        table.withLock { table in table.values.flatMap { $0 } }
+    }
+
+    private static func index(of resource: String, in sessions: [LocalSession]) -> Int? {
+        sessions.firstIndex { $0.jid.resourcepart == resource }
     }
 }

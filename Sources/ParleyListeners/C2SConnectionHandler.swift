@@ -52,7 +52,9 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     private var flusher: TickFlusher?
     private var flushPending = false
     private var closed = false
-    private let serializer = XMLSerializer()
+    private var encoder: ElementEncoder?
+    /// Shared by all client streams: the prefixes their headers declare are the same.
+    private static let serializer = XMLSerializer()
 
     init(server: C2SServerContext, decoder: XMLStreamDecoder, directTLS: Bool) {
         self.server = server
@@ -69,6 +71,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         flusher = TickFlusher.current(on: context.eventLoop)
+        encoder = ElementEncoder.current(on: context.eventLoop)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -169,7 +172,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
                         "address": "\(remoteAddress)", "condition": "\(StreamError(element: element)?.condition.rawValue ?? "?")",
                         "jid": "\(session?.jid.description ?? machine.authenticatedUser?.description ?? "-")"])
                 }
-                writeRaw(serializer.serialize(element, inheritedNamespace: NS.client), flush: false)
+                write(element)
             case .sendStreamClose:
                 writeRaw(StreamHeader.closingTag, flush: false)
             case .startTLS(let host):
@@ -235,8 +238,18 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
 
     private func writeRaw(_ text: String, flush: Bool) {
         guard let context, context.channel.isActive else { return }
+        write(context.channel.allocator.buffer(string: text), flush: flush, context: context)
+    }
+
+    /// Writes a stanza or other element of the stream, unflushed.
+    private func write(_ element: XElement) {
+        guard let context, context.channel.isActive, let encoder else { return }
+        let buffer = encoder.encode(element, with: Self.serializer, inheritedNamespace: NS.client, allocator: context.channel.allocator)
+        write(buffer, flush: false, context: context)
+    }
+
+    private func write(_ buffer: ByteBuffer, flush: Bool, context: ChannelHandlerContext) {
         wroteSinceSweep = true
-        let buffer = context.channel.allocator.buffer(string: text)
         if flush { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) } else { context.write(wrapOutboundOut(buffer), promise: nil) }
     }
 
@@ -374,7 +387,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
                 return
             }
         }
-        writeRaw(serializer.serialize(element, inheritedNamespace: NS.client), flush: false)
+        write(element)
         if !flushPending, let flusher {
             flushPending = true
             flusher.flushAtEndOfTick(self)

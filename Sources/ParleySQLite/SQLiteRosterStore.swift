@@ -30,16 +30,19 @@ public final class SQLiteRosterStore: RosterStore {
     public func subscriptions(of user: JID) async throws -> [ContactSubscription] {
         let key = user.bare.description
         return try await database.readOneStatement(mappingErrorsTo: RosterStoreError.self) { db in
-            let rows = try Row.fetchAll(
+            // A cursor: read on every presence broadcast, its rows are decoded in place, not copied first.
+            let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: "SELECT contact_jid, subscription FROM roster_entries WHERE user_jid = ? AND in_roster = 1"),
                 arguments: [key])
-            return try rows.map { row in
+            var subscriptions: [ContactSubscription] = []
+            while let row = try rows.next() {
                 let contactString: String = row[0]
                 guard let contact = try? JID(contactString), let subscription = RosterSubscription(rawValue: row[1]) else {
                     throw RosterStoreError.backend("unreadable stored roster item for \(contactString)")
                 }
-                return ContactSubscription(jid: contact, subscription: subscription)
+                subscriptions.append(ContactSubscription(jid: contact, subscription: subscription))
             }
+            return subscriptions
         }
     }
 

@@ -50,7 +50,11 @@ public struct C2SStateMachine: Sendable {
     public private(set) var host: String?
     public private(set) var isSecure: Bool
     public private(set) var authenticatedUser: JID?
-    public private(set) var boundJID: JID?
+    public private(set) var boundJID: JID? {
+        didSet { boundJIDString = boundJID?.description ?? "" }
+    }
+    /// Stamped on every stanza the session sends: written out once, at binding.
+    private var boundJIDString = ""
     /// The stream id of the current stream, once sent.
     public private(set) var streamID: String?
 
@@ -476,7 +480,7 @@ public struct C2SStateMachine: Sendable {
                 return fail(StreamError(.invalidFrom, text: "from does not match the session"))
             }
         }
-        stanza.element[attribute: "from"] = boundJID.description
+        stanza.element[attribute: "from"] = boundJIDString
         return [.route(stanza)]
     }
 

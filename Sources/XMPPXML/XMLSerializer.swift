@@ -35,65 +35,75 @@ public struct XMLSerializer: Sendable {
         write(element, inheritedNamespace: inheritedNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
     }
 
-    private func write(_ element: XElement, inheritedNamespace: String, into output: inout String, generatedPrefixCount: inout Int) {
-        output += "<"
+    /// The same markup as UTF-8 bytes appended to `output`: what a connection writes to its socket,
+    /// without building a `String` first and copying it again (a routed stanza is serialised once
+    /// per recipient, so this is on the path of every delivery).
+    public func write(_ element: XElement, inheritedNamespace: String, into output: inout [UInt8]) {
+        var generatedPrefixCount = 0
+        write(element, inheritedNamespace: inheritedNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
+    }
+
+    private func write<Output: XMLOutput>(
+        _ element: XElement, inheritedNamespace: String, into output: inout Output, generatedPrefixCount: inout Int
+    ) {
+        output.appendMarkup("<")
         var childNamespace = inheritedNamespace
         if let prefix = prefix(for: element.namespace) {
-            output += prefix
-            output += ":"
-            output += element.name
+            output.appendMarkup(prefix)
+            output.appendMarkup(":")
+            output.appendMarkup(element.name)
         } else {
-            output += element.name
+            output.appendMarkup(element.name)
             if !Self.sameContentNamespace(element.namespace, inheritedNamespace) {
-                output += " xmlns='"
-                XMLEscaping.appendEscaped(element.namespace, to: &output)
-                output += "'"
+                output.appendMarkup(" xmlns='")
+                output.appendEscaped(element.namespace, attribute: true)
+                output.appendMarkup("'")
             }
             childNamespace = element.namespace
         }
         for attribute in element.attributes {
-            output += " "
+            output.appendMarkup(" ")
             if attribute.namespace.isEmpty {
-                output += attribute.name
+                output.appendMarkup(attribute.name)
             } else if attribute.namespace == XMLNamespace.xml {
-                output += "xml:"
-                output += attribute.name
+                output.appendMarkup("xml:")
+                output.appendMarkup(attribute.name)
             } else if let prefix = prefix(for: attribute.namespace) {
-                output += prefix
-                output += ":"
-                output += attribute.name
+                output.appendMarkup(prefix)
+                output.appendMarkup(":")
+                output.appendMarkup(attribute.name)
             } else {
                 generatedPrefixCount += 1
                 let prefix = "ns\(generatedPrefixCount)"
-                output += "xmlns:\(prefix)='"
-                XMLEscaping.appendEscaped(attribute.namespace, to: &output)
-                output += "' \(prefix):"
-                output += attribute.name
+                output.appendMarkup("xmlns:\(prefix)='")
+                output.appendEscaped(attribute.namespace, attribute: true)
+                output.appendMarkup("' \(prefix):")
+                output.appendMarkup(attribute.name)
             }
-            output += "='"
-            XMLEscaping.appendEscaped(attribute.value, to: &output, attribute: true)
-            output += "'"
+            output.appendMarkup("='")
+            output.appendEscaped(attribute.value, attribute: true)
+            output.appendMarkup("'")
         }
         if element.children.isEmpty {
-            output += "/>"
+            output.appendMarkup("/>")
             return
         }
-        output += ">"
+        output.appendMarkup(">")
         for child in element.children {
             switch child {
             case .text(let text):
-                XMLEscaping.appendEscaped(text, to: &output, attribute: false)
+                output.appendEscaped(text, attribute: false)
             case .element(let childElement):
                 write(childElement, inheritedNamespace: childNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
             }
         }
-        output += "</"
+        output.appendMarkup("</")
         if let prefix = prefix(for: element.namespace) {
-            output += prefix
-            output += ":"
+            output.appendMarkup(prefix)
+            output.appendMarkup(":")
         }
-        output += element.name
-        output += ">"
+        output.appendMarkup(element.name)
+        output.appendMarkup(">")
     }
 
     static func sameContentNamespace(_ a: String, _ b: String) -> Bool {
@@ -103,6 +113,28 @@ public struct XMLSerializer: Sendable {
     static func isStanzaNamespace(_ namespace: String) -> Bool {
         namespace == "jabber:client" || namespace == "jabber:server"
     }
+}
+
+/// Where the serializer writes: text or UTF-8 bytes, the same markup either way.
+protocol XMLOutput {
+    /// Names, punctuation and anything else that is markup already.
+    mutating func appendMarkup(_ markup: String)
+    mutating func appendEscaped(_ text: String, attribute: Bool)
+}
+
+extension String: XMLOutput {
+    mutating func appendMarkup(_ markup: String) { self += markup }
+    mutating func appendEscaped(_ text: String, attribute: Bool) { XMLEscaping.appendEscaped(text, to: &self, attribute: attribute) }
+}
+
+extension Array: XMLOutput where Element == UInt8 {
+    mutating func appendMarkup(_ markup: String) {
+        if markup.utf8.withContiguousStorageIfAvailable({ append(contentsOf: $0) }) == nil {
+            append(contentsOf: markup.utf8)
+        }
+    }
+
+    mutating func appendEscaped(_ text: String, attribute: Bool) { XMLEscaping.appendEscaped(text, to: &self, attribute: attribute) }
 }
 
 public enum XMLEscaping {
@@ -138,6 +170,36 @@ public enum XMLEscaping {
             case "\n" where attribute: output += "&#xA;"
             default: output.unicodeScalars.append(scalar)
             }
+        }
+    }
+
+    /// `appendEscaped(_:to:attribute:)` for UTF-8 output. The characters escaped are all ASCII, so
+    /// working byte by byte never splits a multi-byte sequence.
+    public static func appendEscaped(_ string: String, to output: inout [UInt8], attribute: Bool = true) {
+        var text = string
+        text.withUTF8 { bytes in
+            var clean = 0
+            for index in 0..<bytes.count {
+                guard let replacement = escape(bytes[index], attribute: attribute) else { continue }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<index]))
+                replacement.withUTF8Buffer { output.append(contentsOf: $0) }
+                clean = index + 1
+            }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))
+        }
+    }
+
+    private static func escape(_ byte: UInt8, attribute: Bool) -> StaticString? {
+        switch byte {
+        case UInt8(ascii: "<"): "&lt;"
+        case UInt8(ascii: ">"): "&gt;"
+        case UInt8(ascii: "&"): "&amp;"
+        case UInt8(ascii: "'"): "&apos;"
+        case UInt8(ascii: "\""): "&quot;"
+        case 0x0D: "&#xD;"
+        case 0x09 where attribute: "&#x9;"
+        case 0x0A where attribute: "&#xA;"
+        default: nil
         }
     }
 

@@ -333,6 +333,25 @@ struct BlockingTests {
         #expect(try await offline.count(for: Self.alice) == 6, "the blocked message is not stored")
     }
 
+    @Test func aLoginWithoutAListReadsNoListAndALaterBlockStillHolds() async throws {
+        let store = CountingBlocklistStore()
+        let h = try await MessagingHarness([BlockingModule(store: store)])
+        let bob = await h.login("bob@localhost/b")
+        let reads = store.reads
+        let alice = await h.login("alice@localhost/a")
+        await h.sendMessage(bob, to: "alice@localhost/a", id: "before")
+        await h.sendMessage(alice, to: "bob@localhost/b", id: "reply")
+        #expect(store.reads == reads, "nobody has a list, which is known without reading one at login or per stanza")
+        #expect(alice.messages.map { $0[attribute: "id"] } == ["before"])
+        #expect(bob.messages.map { $0[attribute: "id"] } == ["reply"])
+
+        await block(h, alice, "bob@localhost")
+        bob.clear()
+        await h.sendMessage(bob, to: "alice@localhost/a", id: "after")
+        #expect(alice.messages.map { $0[attribute: "id"] } == ["before"], "the block takes effect for the online user at once")
+        #expect(MessagingHarness.errorCondition(bob.delivered.first) == "service-unavailable")
+    }
+
     @Test func storedMessagesFromANewlyBlockedSenderAreNotDelivered() async throws {
         let offline = InMemoryOfflineStore()
         let h = try await MessagingHarness([BlockingModule(store: InMemoryBlocklistStore()), OfflineModule(store: offline)])

@@ -60,7 +60,7 @@ extension BlockingModule {
     /// refused when from a JID the session's user blocked. Uses only the cache (no I/O here).
     func mayDeliver(_ stanza: Stanza, to session: LocalSession) -> Bool {
         let user = session.jid.bare
-        guard let fromString = stanza.fromString, let list = cache.list(of: user), !list.isEmpty,
+        guard !owners.certainlyHasNoList(user), let fromString = stanza.fromString, let list = cache.list(of: user), !list.isEmpty,
               let from = try? JID(fromString), !Self.isExempt(from, for: user) else { return true }
         return !list.blocks(from)
     }

@@ -20,7 +20,7 @@ final class BlocklistOwners: Sendable {
 
     /// True when the owners are known and `user` (a bare JID) is not one of them.
     func certainlyHasNoList(_ user: JID) -> Bool {
-        state.withLock { $0.loaded && !$0.owners.contains(user) }
+        check(user, mayLoad: false) == .noList
     }
 
     /// Called before a block is stored: from now on the user may have a list.
@@ -28,12 +28,23 @@ final class BlocklistOwners: Sendable {
         _ = state.withLock { $0.owners.insert(user) }
     }
 
-    /// True for the one caller that should load the owners now.
-    func beginLoading() -> Bool {
+    enum Answer {
+        /// `user` certainly has an empty list.
+        case noList
+        /// `user` may have a list, or the owners are not known yet (being loaded, or loading failed).
+        case mayHaveList
+        /// Nobody has loaded the owners yet: the caller should, then ask again.
+        case loadFirst
+    }
+
+    /// Whether `user` (a bare JID) may have a list. With `mayLoad`, the first caller is told to load
+    /// the owners (and is not told again after a failure, until it asks with `mayLoad` once more).
+    func check(_ user: JID, mayLoad: Bool = true) -> Answer {
         state.withLock { state in
-            guard !state.loaded, !state.loading else { return false }
+            if state.loaded { return state.owners.isEmpty || !state.owners.contains(user) ? .noList : .mayHaveList }
+            guard mayLoad, !state.loading else { return .mayHaveList }
             state.loading = true
-            return true
+            return .loadFirst
         }
     }
 

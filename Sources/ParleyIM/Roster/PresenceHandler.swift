@@ -102,7 +102,7 @@ struct PresenceHandler: Sendable {
         let items = await subscriptions(of: user)
         // To every contact subscribed to the user...
         for item in items where item.subscription.hasFrom {
-            await context.dispatch(presence, from: session.jid, to: item.jid)
+            await context.dispatch(presence, fromAlreadySet: session.jid, to: item.jid)
         }
         // ...and to all the user's available resources, this one included: an account is implicitly
         // subscribed to itself (§4.2.2, §4.4.2).
@@ -156,7 +156,7 @@ struct PresenceHandler: Sendable {
         if wasAvailable {
             for item in await subscriptions(of: user) where item.subscription.hasFrom {
                 subscribers.insert(item.jid)
-                await context.dispatch(presence, from: session.jid, to: item.jid)
+                await context.dispatch(presence, fromAlreadySet: session.jid, to: item.jid)
             }
             for resource in kernel.availableSessions(of: user) {
                 kernel.deliver(RosterContext.addressed(presence, from: session.jid, to: resource.jid), to: resource)
@@ -164,7 +164,7 @@ struct PresenceHandler: Sendable {
         }
         // A subscriber already got the broadcast at its bare JID, which reaches all its resources.
         for target in directed.sorted(by: { $0.description < $1.description }) where !subscribers.contains(target.bare) {
-            await context.dispatch(presence, from: session.jid, to: target)
+            await context.dispatch(presence, fromAlreadySet: session.jid, to: target)
         }
     }
 

@@ -38,6 +38,11 @@ struct RosterContext: Sendable {
         await kernel.dispatch(element, from: from, to: to)
     }
 
+    /// `dispatch(_:from:to:)` for an element whose `from` is already set to `from`'s string form.
+    func dispatch(_ element: XElement, fromAlreadySet from: JID, to: JID) async {
+        await kernel.dispatch(element, fromAlreadySet: from, to: to)
+    }
+
     /// RFC 6121 §8.5.2.1.2 for stanzas the server handled itself: every available resource gets it.
     func deliverToAvailableResources(_ element: XElement, of user: JID) {
         for session in kernel.availableSessions(of: user) {
