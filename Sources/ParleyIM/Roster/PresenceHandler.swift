@@ -118,8 +118,10 @@ struct PresenceHandler: Sendable {
 
         // §4.2.2: probe the contacts the user is subscribed to, on behalf of this resource, so their
         // answers reach only it (§4.3.1).
+        var probe = RosterContext.presence(type: "probe")
+        probe[attribute: "from"] = presence[attribute: "from"]
         for item in items where item.subscription.hasTo {
-            await context.dispatch(RosterContext.presence(type: "probe"), from: session.jid, to: item.jid)
+            await context.dispatch(probe, fromAlreadySet: session.jid, to: item.jid)
         }
         // The user's other resources, as a probe of the user's own account would answer.
         for resource in kernel.availableSessions(of: user) where resource !== session {
