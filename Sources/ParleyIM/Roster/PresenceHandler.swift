@@ -119,7 +119,7 @@ struct PresenceHandler: Sendable {
         // §4.2.2: probe the contacts the user is subscribed to, on behalf of this resource, so their
         // answers reach only it (§4.3.1).
         var probe = RosterContext.presence(type: "probe")
-        probe[attribute: "from"] = presence[attribute: "from"]
+        probe[attribute: "from"] = session.jid.description
         for item in items where item.subscription.hasTo {
             await context.dispatch(probe, fromAlreadySet: session.jid, to: item.jid)
         }
