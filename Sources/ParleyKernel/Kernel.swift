@@ -150,6 +150,7 @@ public final class Kernel: Sendable {
     /// `dispatch(_:from:to:)` for an element whose `from` already is `from`: a broadcast sends one
     /// element to many contacts, and need not write its sender's address out again for each.
     public func dispatch(_ element: XElement, fromAlreadySet from: JID, to: JID) async {
+        assert(element[attribute: "from"] == from.description, "the element's from must already be the sender")
         var element = element
         element[attribute: "to"] = to.description
         guard let stanza = Stanza(element) else { return }

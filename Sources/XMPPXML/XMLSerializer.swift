@@ -142,33 +142,15 @@ public enum XMLEscaping {
     /// normalise: CR everywhere, TAB and LF inside attribute values (XML 1.0 §2.11, §3.3.3).
     /// Valid for text and for single- or double-quoted attributes.
     public static func appendEscaped(_ string: String, to output: inout String, attribute: Bool = true) {
-        var needsEscaping = false
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "\""), 0x0D:
-                needsEscaping = true
-            case 0x09, 0x0A:
-                needsEscaping = needsEscaping || attribute
-            default:
-                continue
-            }
-            if needsEscaping { break }
-        }
-        guard needsEscaping else {
+        guard string.utf8.contains(where: { escape($0, attribute: attribute) != nil }) else {
             output += string
             return
         }
         for scalar in string.unicodeScalars {
-            switch scalar {
-            case "<": output += "&lt;"
-            case ">": output += "&gt;"
-            case "&": output += "&amp;"
-            case "'": output += "&apos;"
-            case "\"": output += "&quot;"
-            case "\r": output += "&#xD;"
-            case "\t" where attribute: output += "&#x9;"
-            case "\n" where attribute: output += "&#xA;"
-            default: output.unicodeScalars.append(scalar)
+            if scalar.isASCII, let replacement = escape(UInt8(scalar.value), attribute: attribute) {
+                output += replacement.description
+            } else {
+                output.unicodeScalars.append(scalar)
             }
         }
     }
@@ -189,6 +171,7 @@ public enum XMLEscaping {
         }
     }
 
+    /// The replacement for an ASCII byte that must be escaped, nil for every other byte.
     private static func escape(_ byte: UInt8, attribute: Bool) -> StaticString? {
         switch byte {
         case UInt8(ascii: "<"): "&lt;"

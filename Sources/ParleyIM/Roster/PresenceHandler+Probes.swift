@@ -57,9 +57,8 @@ extension PresenceHandler {
         }
         // §4.3.2 (3): the last available presence of each available resource, from its full JID.
         for resource in resources {
-            // Kept with its `from` set to the resource (see `broadcastAvailable`).
             guard let presence = resource.state.availablePresence else { continue }
-            await context.dispatch(presence, fromAlreadySet: resource.jid, to: prober)
+            await context.dispatch(presence, from: resource.jid, to: prober)
         }
     }
 }
