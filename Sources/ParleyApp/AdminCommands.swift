@@ -3,15 +3,21 @@ import NIOCore
 import NIOPosix
 import ParleyKernel
 import ParleyListeners
+import ParleyStorage
 import Synchronization
+import XMPPAddress
 
-/// What the admin socket answers. Commands: `s2s list`, `status`.
+/// What the admin socket answers. Commands: `s2s list`, `status`, `roster changed [JID]`.
 struct AdminCommands: Sendable {
     let kernel: Kernel
     let federation: S2SLinkManager?
     let connections: ConnectionTracker
+    let rosters: SubscriptionCachingRosterStore
 
     func handle(_ line: String) async -> String {
+        if line == AdminClient.rostersChanged || line.hasPrefix(AdminClient.rostersChanged + " ") {
+            return rosterChanged(String(line.dropFirst(AdminClient.rostersChanged.count)).trimmingCharacters(in: .whitespaces))
+        }
         switch line {
         case "s2s list":
             let entries = federation?.registry.all ?? []
@@ -24,6 +30,17 @@ struct AdminCommands: Sendable {
         }
     }
 
+    /// The CLI wrote to the roster of `address` (of every account when empty) in the database.
+    private func rosterChanged(_ address: String) -> String {
+        if address.isEmpty {
+            rosters.invalidate(nil)
+        } else {
+            guard let user = try? JID(address) else { return Self.json(["error": "not a JID: \(address)"]) }
+            rosters.invalidate(user)
+        }
+        return Self.json(["ok": true])
+    }
+
     static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -33,6 +50,17 @@ struct AdminCommands: Sendable {
 
 /// The client side of the admin socket, for `parley` commands.
 public enum AdminClient {
+    /// Tells the server that rosters changed in the database, so it reads them again.
+    static let rostersChanged = "roster changed"
+
+    /// Tells a running server that the CLI changed these accounts' rosters (every account's when
+    /// nil). Without a running server there is nothing to tell, and that is no failure.
+    public static func reportRosterChanges(of users: [JID]?, dataDirectory: String) async {
+        for command in users.map({ $0.map { "\(rostersChanged) \($0.bare)" } }) ?? [rostersChanged] {
+            _ = try? await request(command, dataDirectory: dataDirectory)
+        }
+    }
+
     public static func socketPath(dataDirectory: String) -> String {
         (dataDirectory as NSString).appendingPathComponent("parley.sock")
     }

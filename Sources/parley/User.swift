@@ -76,7 +76,10 @@ struct User: AsyncParsableCommand {
 
         func run() async throws {
             let admin = try User.administration(options)
+            let user = try await User.administer { try admin.userJID(jid) }
             try await User.administer { try await admin.delete(jid) }
+            // A running server must not go on using the deleted account's roster.
+            await AdminClient.reportRosterChanges(of: [user], dataDirectory: try ConfigLoading.load(options).dataDirectory)
             print("deleted \(jid)")
         }
     }
@@ -114,6 +117,9 @@ struct User: AsyncParsableCommand {
             let lines = try await User.administer { try importer.parse(text) }
             let summary = try await User.administer {
                 try await importer.run(lines, now: Int64(Date().timeIntervalSince1970), parallelism: ProcessInfo.processInfo.activeProcessorCount)
+            }
+            if summary.contactPairs > 0 {
+                await AdminClient.reportRosterChanges(of: nil, dataDirectory: config.dataDirectory)
             }
             print("imported \(summary.created) account(s), \(summary.skipped) already existed, \(summary.contactPairs) contact pair(s)")
         }
@@ -160,6 +166,7 @@ struct User: AsyncParsableCommand {
                 throw CLIError("\(user) does not exist")
             }
             _ = try await composition.stores.rosters.makeMutualContacts(a, b)
+            await AdminClient.reportRosterChanges(of: [a, b], dataDirectory: try ConfigLoading.load(options).dataDirectory)
             print("\(a) and \(b) are now contacts (subscription both); online clients see it when they next fetch their roster")
         }
     }

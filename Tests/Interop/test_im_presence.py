@@ -269,6 +269,33 @@ def test_unclean_disconnect_is_announced_as_unavailable(server):
     slix.run(body)
 
 
+def test_contacts_added_by_the_cli_while_online_see_each_others_next_presence(server):
+    """`parley user add-contact` writes to the database from another process while both users are
+    online and have already broadcast presence (the server keeps their, then empty, subscription
+    lists in memory). The CLI reports the change to the running server, so the next presence
+    either of them sends reaches the other."""
+    acc = unique_accounts(server, "alice", "bob")
+    alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            alice = await clients.connect(*acc["alice"], resource="a")
+            bob = await clients.connect(*acc["bob"], resource="b")
+            alice.send_presence(pstatus="before")
+            await bob.inbox.none_within(presence_from(alice.boundjid.full, status="before"), 1.0,
+                                        "presence from someone who is not a contact yet")
+            result = await asyncio.to_thread(server.cli, "user", "add-contact", alice_jid, bob_jid)
+            assert result.returncode == 0, result.stdout + result.stderr
+            alice.send_presence(pstatus="after")
+            await bob.inbox.wait_for(presence_from(alice.boundjid.full, status="after"), 10,
+                                     "alice's presence once the CLI made them contacts")
+            bob.send_presence(pstatus="me too")
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full, status="me too"), 10,
+                                       "bob's presence once the CLI made them contacts")
+
+    slix.run(body)
+
+
 def test_last_activity_of_a_contact(server):
     """XEP-0012 §3: a contact (subscription 'from'/'both') asking for an offline account's last
     activity gets the seconds since it logged out and the status of its last unavailable presence;

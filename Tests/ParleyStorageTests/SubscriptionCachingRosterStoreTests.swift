@@ -1,0 +1,182 @@
+import ParleyStorage
+import Synchronization
+import Testing
+import XMPPAddress
+
+/// The cache in front of a roster store answers from memory what it read before, and never what a
+/// write has changed since.
+@Suite("Roster subscription cache")
+struct SubscriptionCachingRosterStoreTests {
+    let alice = RosterStoreConformance.alice
+    let bob = RosterStoreConformance.bob
+    let carol = RosterStoreConformance.carol
+
+    /// Counts the subscription reads that reach the store behind the cache, and can hold one until
+    /// the test lets it go.
+    final class CountingStore: RosterStore, @unchecked Sendable {
+        let backing = InMemoryRosterStore()
+        let listReads = Atomic<Int>(0)
+        let itemReads = Atomic<Int>(0)
+        /// Set: the next list read has read the rows and waits for `release` before answering.
+        let held = Mutex<(reached: CheckedContinuation<Void, Never>?, release: CheckedContinuation<Void, Never>?)?>(nil)
+
+        func subscriptions(of user: JID) async throws -> [ContactSubscription] {
+            listReads.add(1, ordering: .relaxed)
+            let rows = try await backing.subscriptions(of: user)
+            if let reached = held.withLock({ $0?.reached }) {
+                await withCheckedContinuation { release in
+                    held.withLock { $0 = (nil, release) }
+                    reached.resume()
+                }
+            }
+            return rows
+        }
+
+        func subscription(of user: JID, contact: JID) async throws -> RosterSubscription? {
+            itemReads.add(1, ordering: .relaxed)
+            return try await backing.subscription(of: user, contact: contact)
+        }
+
+        func roster(of user: JID) async throws -> Roster { try await backing.roster(of: user) }
+        func entry(of user: JID, contact: JID) async throws -> RosterEntry { try await backing.entry(of: user, contact: contact) }
+        func pendingRequests(of user: JID) async throws -> [RosterEntry] { try await backing.pendingRequests(of: user) }
+        func update<Result: Sendable>(
+            user: JID, contact: JID, _ body: @escaping @Sendable (inout RosterEntry) throws -> Result
+        ) async throws -> RosterChange<Result> {
+            try await backing.update(user: user, contact: contact, body)
+        }
+        func deleteRoster(of user: JID) async throws { try await backing.deleteRoster(of: user) }
+    }
+
+    func subscribe(_ store: any RosterStore, _ user: JID, to contact: JID, _ subscription: RosterSubscription) async throws {
+        try await store.update(user: user, contact: contact) { $0.item = RosterItem(jid: contact, subscription: subscription) }
+    }
+
+    @Test func aListIsReadOnceAndItsItemsAreAnsweredFromIt() async throws {
+        let backing = CountingStore()
+        let cache = SubscriptionCachingRosterStore(backing: backing)
+        try await subscribe(cache, alice, to: bob, .both)
+        try await subscribe(cache, alice, to: carol, .to)
+
+        let expected: Set = [ContactSubscription(jid: bob, subscription: .both), ContactSubscription(jid: carol, subscription: .to)]
+        #expect(Set(try await cache.subscriptions(of: alice)) == expected)
+        #expect(Set(try await cache.subscriptions(of: try JID("alice@example.com/phone"))) == expected, "keyed by the bare JID")
+        #expect(backing.listReads.load(ordering: .relaxed) == 1)
+
+        #expect(try await cache.subscription(of: alice, contact: try JID("bob@example.com/laptop")) == .both)
+        #expect(try await cache.subscription(of: alice, contact: try JID("dave@example.com")) == nil)
+        #expect(backing.itemReads.load(ordering: .relaxed) == 0, "answered from the kept list")
+
+        #expect(try await cache.subscription(of: bob, contact: alice) == nil)
+        #expect(backing.itemReads.load(ordering: .relaxed) == 1, "a user without a kept list is asked for one item")
+        #expect(cache.count == 1, "an item lookup does not keep a list")
+    }
+
+    @Test func everyWriteDropsTheWritersList() async throws {
+        let backing = CountingStore()
+        let cache = SubscriptionCachingRosterStore(backing: backing)
+        try await subscribe(cache, alice, to: bob, .to)
+        _ = try await cache.subscriptions(of: alice)
+
+        try await subscribe(cache, alice, to: bob, .both)
+        #expect(try await cache.subscription(of: alice, contact: bob) == .both)
+        #expect(try await cache.subscriptions(of: alice) == [ContactSubscription(jid: bob, subscription: .both)])
+
+        try await cache.makeMutualContacts(alice, carol)
+        #expect(try await cache.subscription(of: alice, contact: carol) == .both)
+
+        try await cache.update(user: alice, contact: bob) { $0.item = nil }
+        #expect(try await cache.subscription(of: alice, contact: bob) == nil)
+
+        try await cache.deleteRoster(of: alice)
+        #expect(try await cache.subscriptions(of: alice).isEmpty)
+
+        struct Refused: Error {}
+        _ = try await cache.subscriptions(of: alice)
+        let readsBefore = backing.listReads.load(ordering: .relaxed)
+        await #expect(throws: Refused.self) { try await cache.update(user: alice, contact: bob) { _ in throw Refused() } }
+        _ = try await cache.subscriptions(of: alice)
+        #expect(backing.listReads.load(ordering: .relaxed) == readsBefore + 1, "dropped even when the write failed")
+    }
+
+    /// A change written behind the cache's back (the CLI's process) shows once it is reported.
+    @Test func anOutsideChangeShowsOnceReported() async throws {
+        let backing = CountingStore()
+        let cache = SubscriptionCachingRosterStore(backing: backing)
+        #expect(try await cache.subscriptions(of: alice).isEmpty)
+        try await subscribe(backing, alice, to: bob, .both)
+        #expect(try await cache.subscriptions(of: alice).isEmpty, "not reported yet")
+        cache.invalidate(alice)
+        #expect(try await cache.subscriptions(of: alice) == [ContactSubscription(jid: bob, subscription: .both)])
+
+        try await subscribe(backing, alice, to: carol, .from)
+        _ = try await cache.subscriptions(of: bob)
+        cache.invalidate(nil)
+        #expect(try await cache.subscription(of: alice, contact: carol) == .from)
+        #expect(cache.count == 0)
+    }
+
+    /// A list read before a write finished, and returned after it, is not kept: the next read goes
+    /// to the store and sees the write.
+    @Test func aListReadAcrossAWriteIsNotKept() async throws {
+        let backing = CountingStore()
+        let cache = SubscriptionCachingRosterStore(backing: backing)
+        try await subscribe(cache, alice, to: bob, .to)
+
+        var reader: Task<Void, any Error>?
+        await withCheckedContinuation { reached in
+            backing.held.withLock { $0 = (reached, nil) }
+            reader = Task {
+                let list = try await cache.subscriptions(of: alice)
+                #expect(list == [ContactSubscription(jid: bob, subscription: .to)], "read before the write")
+            }
+        }
+        try await subscribe(cache, alice, to: bob, .both)
+        let release = backing.held.withLock { held in
+            defer { held = nil }
+            return held?.release
+        }
+        release?.resume()
+        try await reader?.value
+
+        #expect(try await cache.subscriptions(of: alice) == [ContactSubscription(jid: bob, subscription: .both)])
+        #expect(try await cache.subscription(of: alice, contact: bob) == .both)
+    }
+
+    @Test func itKeepsAtMostItsCapacity() async throws {
+        let backing = CountingStore()
+        let cache = SubscriptionCachingRosterStore(backing: backing, capacity: 3)
+        let users = try (0..<10).map { try JID("user\($0)@example.com") }
+        for user in users {
+            try await subscribe(cache, user, to: alice, .both)
+            _ = try await cache.subscriptions(of: user)
+            #expect(cache.count <= 3)
+        }
+        // Dropped and read again many times without evictions: still bounded, still right.
+        for round in 0..<50 {
+            let user = users[round % 2]
+            try await subscribe(cache, user, to: bob, round % 4 < 2 ? .to : .both)
+            #expect(try await cache.subscription(of: user, contact: bob) == (round % 4 < 2 ? .to : .both))
+            #expect(try await cache.subscriptions(of: user).count == 2)
+            #expect(cache.count <= 3)
+        }
+        #expect(Set(try await cache.subscriptions(of: users[9])) == [ContactSubscription(jid: alice, subscription: .both)])
+    }
+
+    /// The whole roster contract holds through the cache, with a capacity small enough to evict.
+    @Test(arguments: StoreBackend.allCases)
+    func theRosterContractHoldsThroughTheCache(_ backend: StoreBackend) async throws {
+        let cases: [(any RosterStore) async throws -> Void] = [
+            RosterStoreConformance.emptyRoster, RosterStoreConformance.itemLifecycleBumpsTheVersion,
+            RosterStoreConformance.everyFieldRoundTrips, RosterStoreConformance.pendingRequestsAreNotItems,
+            RosterStoreConformance.usersAreSeparateAndKeyedByBareJID, RosterStoreConformance.aThrowingBodyChangesNothing,
+            RosterStoreConformance.concurrentUpdatesAreAtomic, RosterStoreConformance.deletingARosterKeepsTheVersionGrowing,
+            RosterStoreConformance.makeMutualContacts,
+        ]
+        for body in cases {
+            try await backend.withRosterStore { store in
+                try await body(SubscriptionCachingRosterStore(backing: store, capacity: 1))
+            }
+        }
+    }
+}
