@@ -12,7 +12,7 @@ struct AdminCommands: Sendable {
     let kernel: Kernel
     let federation: S2SLinkManager?
     let connections: ConnectionTracker
-    let rosters: SubscriptionCachingRosterStore
+    let rosterCache: SubscriptionCachingRosterStore?
 
     func handle(_ line: String) async -> String {
         if line == AdminClient.rostersChanged || line.hasPrefix(AdminClient.rostersChanged + " ") {
@@ -33,10 +33,10 @@ struct AdminCommands: Sendable {
     /// The CLI wrote to the roster of `address` (of every account when empty) in the database.
     private func rosterChanged(_ address: String) -> String {
         if address.isEmpty {
-            rosters.invalidate(nil)
+            rosterCache?.invalidate(nil)
         } else {
             guard let user = try? JID(address) else { return Self.json(["error": "not a JID: \(address)"]) }
-            rosters.invalidate(user)
+            rosterCache?.invalidate(user)
         }
         return Self.json(["ok": true])
     }

@@ -39,12 +39,15 @@ public struct ServerComposition: Sendable {
     public let roster: RosterPresenceModule
     public let caps: CapsModule
     public let stores: SQLiteStores
-    /// The rosters the modules read, with online users' subscription lists kept in memory. Changes
-    /// written to `stores.rosters` directly (by the CLI) must be reported to it (`invalidate`).
-    public let rosters: SubscriptionCachingRosterStore
+    /// Recently read subscription lists, in front of `stores.rosters` for the modules; nil when
+    /// `limits.roster_cache_size` is 0. Changes written to `stores.rosters` directly (by the CLI)
+    /// must be reported to it (`invalidate`).
+    public let rosterCache: SubscriptionCachingRosterStore?
 
     public init(config: ServerConfig, stores: SQLiteStores, logger: Logger) throws {
-        let rosters = SubscriptionCachingRosterStore(backing: stores.rosters)
+        let rosterCache = config.limits.rosterCacheSize > 0
+            ? SubscriptionCachingRosterStore(backing: stores.rosters, capacity: config.limits.rosterCacheSize) : nil
+        let rosters: any RosterStore = rosterCache ?? stores.rosters
         // Who may see an account's presence-related data (XEP-0012, XEP-0030): the account itself,
         // and contacts it shares its presence with (RFC 6121 subscription "from" or "both").
         let canSeePresence: @Sendable (JID, JID) async -> Bool = { requester, account in
@@ -81,6 +84,6 @@ public struct ServerComposition: Sendable {
         self.roster = roster
         self.caps = caps
         self.stores = stores
-        self.rosters = rosters
+        self.rosterCache = rosterCache
     }
 }

@@ -380,6 +380,7 @@ struct ConfigDecoder {
             map.read("client_ping_interval", into: &limits.clientPingInterval, timeout)
             map.read("client_ping_timeout", into: &limits.clientPingTimeout, timeout)
             map.read("outbound_queue", into: &limits.maxOutboundQueue) { $0.int(in: positive) }
+            map.read("roster_cache_size", into: &limits.rosterCacheSize) { $0.int(in: 0...Int.max) }
         }
         if sizesValid, limits.maxStanzaSizeBeforeAuth > limits.maxStanzaSize {
             problems.report(

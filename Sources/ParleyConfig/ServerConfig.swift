@@ -198,6 +198,10 @@ public struct LimitsConfig: Sendable, Equatable {
     /// Stanzas queued for a client that does not read before it is disconnected (key `outbound_queue`),
     /// default 10000, at least 1.
     public var maxOutboundQueue: Int
+    /// Users whose roster subscriptions are kept in memory, the most recently read ones
+    /// (key `roster_cache_size`), default 4096 (about 1.2 KB each with 20 contacts); 0 reads the
+    /// database for every presence broadcast and probe.
+    public var rosterCacheSize: Int
 
     public init(
         maxStanzaSizeBeforeAuth: Int = 65_536,
@@ -215,7 +219,8 @@ public struct LimitsConfig: Sendable, Equatable {
         maxBlocklistItems: Int = 1000,
         clientPingInterval: Double = 300,
         clientPingTimeout: Double = 60,
-        maxOutboundQueue: Int = 10_000
+        maxOutboundQueue: Int = 10_000,
+        rosterCacheSize: Int = 4096
     ) {
         self.maxStanzaSizeBeforeAuth = maxStanzaSizeBeforeAuth
         self.maxStanzaSize = maxStanzaSize
@@ -233,6 +238,7 @@ public struct LimitsConfig: Sendable, Equatable {
         self.clientPingInterval = clientPingInterval
         self.clientPingTimeout = clientPingTimeout
         self.maxOutboundQueue = maxOutboundQueue
+        self.rosterCacheSize = rosterCacheSize
     }
 }
 

@@ -21,8 +21,9 @@ public final class SubscriptionCachingRosterStore: RosterStore {
 
     private struct State {
         var lists: [JID: [ContactSubscription]] = [:]
-        /// Users in the order their lists were kept, oldest first from `oldest`; a user whose list
-        /// was dropped meanwhile is skipped when its turn comes.
+        /// Users in the order their lists were kept, oldest first from `oldest`. A user whose list
+        /// was dropped meanwhile leaves a stale place: at its turn nothing is evicted, or, when the
+        /// user's list was kept again since, that list goes early (never late).
         var order: [JID] = []
         var oldest = 0
         /// Bumped by every write and invalidation: a read that began before one is not kept.

@@ -56,6 +56,7 @@ func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation)
         #expect(config.limits.clientPingInterval == 300)
         #expect(config.limits.clientPingTimeout == 60)
         #expect(config.limits.maxOutboundQueue == 10_000)
+        #expect(config.limits.rosterCacheSize == 4096)
         #expect(config.logging.level == "info")
         #expect(config.sasl.scramIterations == 10_000)
         #expect(config.contactAddresses.isEmpty)
@@ -464,7 +465,7 @@ func problems(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation)
         })
         let expected = [
             "allow_registration", "registrations_per_address_per_hour", "offline_messages_per_user", "blocklist_items",
-            "client_ping_interval", "client_ping_timeout", "outbound_queue", "contact_addresses", "server_info", "show_os",
+            "client_ping_interval", "client_ping_timeout", "outbound_queue", "roster_cache_size", "contact_addresses", "server_info", "show_os",
         ] + ServerConfig.contactAddressFields.map(\.key)
         for key in expected {
             #expect(keys.contains(key), "parley.example.yaml does not show \(key)")

@@ -82,6 +82,7 @@ import Testing
           client_ping_interval: 31536000
           client_ping_timeout: 0.5
           outbound_queue: 1
+          roster_cache_size: 0
         """))
         #expect(config.limits == LimitsConfig(
             registrationsPerAddressPerHour: 1,
@@ -89,7 +90,8 @@ import Testing
             maxBlocklistItems: 1,
             clientPingInterval: 31_536_000,
             clientPingTimeout: 0.5,
-            maxOutboundQueue: 1
+            maxOutboundQueue: 1,
+            rosterCacheSize: 0
         ))
     }
 
@@ -106,11 +108,13 @@ import Testing
           offline_messages_per_user: -1
           blocklist_items: 0
           outbound_queue: -5
+          roster_cache_size: -1
         """) == [
             "limits.registrations_per_address_per_hour: expected a positive integer, got 0",
             "limits.offline_messages_per_user: expected a non-negative integer, got -1",
             "limits.blocklist_items: expected a positive integer, got 0",
             "limits.outbound_queue: expected a positive integer, got -5",
+            "limits.roster_cache_size: expected a non-negative integer, got -1",
         ])
     }
 
