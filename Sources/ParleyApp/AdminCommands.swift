@@ -65,15 +65,33 @@ public enum AdminClient {
         (dataDirectory as NSString).appendingPathComponent("parley.sock")
     }
 
-    /// Sends one command to the running server and returns its JSON answer.
-    public static func request(_ command: String, dataDirectory: String) async throws -> String {
+    /// Sends one command to the running server and returns its JSON answer. Fails when no answer
+    /// came within `timeout` (a server that accepted but is stuck must not hang the CLI).
+    public static func request(_ command: String, dataDirectory: String, timeout: TimeAmount = .seconds(5)) async throws -> String {
         let path = socketPath(dataDirectory: dataDirectory)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(timeout)
             .connect(unixDomainSocketPath: path).get()
         let collector = ResponseCollector(promise: channel.eventLoop.makePromise())
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            // Completing a promise twice is ignored: an answer that came first stands.
+            collector.promise.fail(AdminClientError.noAnswer(seconds: timeout.nanoseconds / 1_000_000_000))
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         try await channel.pipeline.addHandler(collector).get()
         try await channel.writeAndFlush(channel.allocator.buffer(string: command + "\n")).get()
         return try await collector.promise.futureResult.get()
+    }
+}
+
+public enum AdminClientError: Error, CustomStringConvertible {
+    case noAnswer(seconds: Int64)
+
+    public var description: String {
+        switch self {
+        case .noAnswer(let seconds): "the server did not answer within \(seconds) s"
+        }
     }
 }
 

@@ -75,11 +75,12 @@ struct User: AsyncParsableCommand {
         @Argument(help: "The account's address.") var jid: String
 
         func run() async throws {
+            let config = try ConfigLoading.load(options)
             let admin = try User.administration(options)
             let user = try await User.administer { try admin.userJID(jid) }
             try await User.administer { try await admin.delete(jid) }
             // A running server must not go on using the deleted account's roster.
-            await AdminClient.reportRosterChanges(of: [user], dataDirectory: try ConfigLoading.load(options).dataDirectory)
+            await AdminClient.reportRosterChanges(of: [user], dataDirectory: config.dataDirectory)
             print("deleted \(jid)")
         }
     }
@@ -158,6 +159,7 @@ struct User: AsyncParsableCommand {
         @Argument(help: "The second account.") var second: String
 
         func run() async throws {
+            let config = try ConfigLoading.load(options)
             let composition = try User.composition(options)
             let a = try await User.account(first, in: composition)
             let b = try await User.account(second, in: composition)
@@ -166,7 +168,7 @@ struct User: AsyncParsableCommand {
                 throw CLIError("\(user) does not exist")
             }
             _ = try await composition.stores.rosters.makeMutualContacts(a, b)
-            await AdminClient.reportRosterChanges(of: [a, b], dataDirectory: try ConfigLoading.load(options).dataDirectory)
+            await AdminClient.reportRosterChanges(of: [a, b], dataDirectory: config.dataDirectory)
             print("\(a) and \(b) are now contacts (subscription both); online clients see it when they next fetch their roster")
         }
     }

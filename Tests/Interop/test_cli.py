@@ -123,3 +123,33 @@ def test_config_check_reports_every_problem(server, tmp_path):
     assert re.search(r"listeners\W+c2s\W+port", out), \
         "the bad port must be reported with its key path (listeners.c2s.port):\n" + out
 
+
+
+def test_roster_commands_need_no_server_and_do_not_wait_for_a_stuck_one(parley_bin, tmp_path):
+    """The roster commands tell a running server what they changed (it keeps subscription lists in
+    memory). Without a server there is nobody to tell; a server that accepts on its admin socket
+    but never answers must not hang the command, which has done its work already."""
+    import socket
+    import time
+
+    srv = ParleyServer(parley_bin, tmp_path / "no-server", name="never started")
+    srv.add_user("alice@localhost", "alice-pw-1")
+    srv.add_user("bob@localhost", "bob-pw-1")
+    started = time.monotonic()
+    result = srv.cli("user", "add-contact", "alice@localhost", "bob@localhost")
+    assert result.returncode == 0, _output(result)
+    assert time.monotonic() - started < 10, "nothing to wait for without a server"
+
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        stuck.bind(str(srv.data_dir / "parley.sock"))
+        stuck.listen(4)  # accepts (through the backlog) and never answers
+        started = time.monotonic()
+        result = srv.cli("user", "delete", "bob@localhost", timeout=40)
+        assert result.returncode == 0, _output(result)
+        assert "deleted bob@localhost" in result.stdout, _output(result)
+        assert time.monotonic() - started < 30, "the command waited too long for the stuck server"
+    finally:
+        stuck.close()
+    roster = srv.cli("user", "roster", "alice@localhost")
+    assert roster.returncode == 0, _output(roster)
