@@ -50,6 +50,9 @@ public final class ParleyServer: Service {
         let (tls, identities) = try loadTLS()
         let hosts = Set(config.hosts.map(\.name))
         let composition = try ServerComposition(config: config, stores: stores, logger: logger)
+        if !config.disabledModules.isEmpty {
+            logger.notice("modules disabled by the configuration", metadata: ["modules": "\(config.disabledModules.sorted().joined(separator: ","))"])
+        }
         let kernel = composition.kernel
         let limits = config.limits
         let c2sLimits = C2SLimits(
@@ -65,7 +68,7 @@ public final class ParleyServer: Service {
                                             maxAuthAttempts: limits.authAttemptsPerConnection,
                                             scramIterations: config.sasl.scramIterations,
                                             registrationHosts: Set(config.hosts.filter(\.allowRegistration).map(\.name)),
-                                            extraFeaturesAfterAuth: kernel.streamFeatures + [composition.caps.streamFeature(for: kernel)]),
+                                            extraFeaturesAfterAuth: kernel.streamFeatures + (composition.caps.map { [$0.streamFeature(for: kernel)] } ?? [])),
             limits: c2sLimits,
             authFailures: AddressRateLimiter(limit: limits.authFailuresPerAddressPerMinute),
             registrations: AddressRateLimiter(limit: limits.registrationsPerAddressPerHour, windowSeconds: 3600),

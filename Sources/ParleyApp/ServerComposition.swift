@@ -37,7 +37,8 @@ public struct SQLiteStores: Sendable {
 public struct ServerComposition: Sendable {
     public let kernel: Kernel
     public let roster: RosterPresenceModule
-    public let caps: CapsModule
+    /// Nil when `modules_disabled` names it.
+    public let caps: CapsModule?
     public let stores: SQLiteStores
     /// Recently read subscription lists, in front of `stores.rosters` for the modules; nil when
     /// `limits.roster_cache_size` is 0. Changes written to `stores.rosters` directly (by the CLI)
@@ -74,15 +75,22 @@ public struct ServerComposition: Sendable {
             LastActivityModule(store: stores.lastActivity, canSeePresence: canSeePresence),
             RegistrationModule(scramIterations: config.sasl.scramIterations),
         ]
-        if limits.maxOfflineMessagesPerUser > 0 {
-            modules.append(OfflineModule(store: stores.offline, maxMessagesPerUser: limits.maxOfflineMessagesPerUser))
-        }
+        // Offline storage is off with a limit of 0, but messages stored before must still go with their account.
+        let offline = OfflineModule(store: stores.offline, maxMessagesPerUser: max(limits.maxOfflineMessagesPerUser, 1))
+        modules.append(offline)
         if !config.contactAddresses.isEmpty {
             modules.append(try ContactAddressesModule(addresses: config.contactAddresses))
         }
-        self.kernel = Kernel(hosts: Set(config.hosts.map(\.name)), accounts: stores.accounts, modules: modules, logger: logger)
+        assert(Set(modules.map(\.name)).isSubset(of: ServerConfig.requiredModules.union(ServerConfig.optionalModules.keys)),
+               "every module must be named in ServerConfig.optionalModules or requiredModules")
+        var disabled = config.disabledModules
+        if limits.maxOfflineMessagesPerUser == 0 { disabled.insert(offline.name) }
+        let dormant = modules.filter { disabled.contains($0.name) }
+        modules.removeAll { disabled.contains($0.name) }
+        self.kernel = Kernel(hosts: Set(config.hosts.map(\.name)), accounts: stores.accounts, modules: modules,
+                             disabledModules: dormant, logger: logger)
         self.roster = roster
-        self.caps = caps
+        self.caps = config.disabledModules.contains(caps.name) ? nil : caps
         self.stores = stores
         self.rosterCache = rosterCache
     }

@@ -153,6 +153,9 @@ struct ConfigDecoder {
             if let sasl = map["sasl"] { decodeSASL(sasl, into: &config.sasl) }
             if let contacts = map["contact_addresses"] { decodeContactAddresses(contacts, into: &config.contactAddresses) }
             if let serverInfo = map["server_info"] { decodeServerInfo(serverInfo, into: &config.serverInfo) }
+            if let disabled = map["modules_disabled"], let names = decodeDisabledModules(disabled) {
+                config.disabledModules = names
+            }
         }
         return config
     }
@@ -482,6 +485,33 @@ struct ConfigDecoder {
         value.withMapping { map in
             map.read("show_os", into: &serverInfo.showOperatingSystem) { $0.bool() }
         }
+    }
+
+    // MARK: modules_disabled
+
+    /// Prosody's `modules_disabled`: names of optional modules to leave out. Null or `[]` is none.
+    private func decodeDisabledModules(_ value: ConfigValue) -> Set<String>? {
+        if value.isNull { return [] }
+        guard let items = value.list(expected: "a list of module names") else { return nil }
+        var names: Set<String> = []
+        var valid = true
+        for item in items {
+            guard let name = item.nonEmptyString(expected: "a module name") else {
+                valid = false
+                continue
+            }
+            if ServerConfig.requiredModules.contains(name) {
+                item.report("the \(name) module cannot be disabled: the server needs it")
+                valid = false
+            } else if ServerConfig.optionalModules[name] == nil {
+                let known = ServerConfig.optionalModules.keys.sorted().joined(separator: ", ")
+                item.report("unknown module \(quoted(name)); the modules that can be disabled are \(known)")
+                valid = false
+            } else {
+                names.insert(name)
+            }
+        }
+        return valid ? names : nil
     }
 
     // MARK: s2s

@@ -30,6 +30,10 @@ public struct ServerConfig: Sendable, Equatable {
     public var serverInfo: ServerInfoConfig
     /// Federation with other XMPP servers (key `s2s`).
     public var s2s: S2SConfig
+    /// Feature modules left out (key `modules_disabled`, a list of names from
+    /// `ServerConfig.optionalModules`), default none. A disabled module registers nothing: its
+    /// features are not advertised and its requests get the answer of a server without it.
+    public var disabledModules: Set<String>
 
     /// The hosts used when the key `hosts` is absent: just `localhost`.
     public static let defaultHosts: [HostConfig] = [HostConfig(name: "localhost")]
@@ -51,7 +55,8 @@ public struct ServerConfig: Sendable, Equatable {
         sasl: SASLConfig = SASLConfig(),
         contactAddresses: [String: [String]] = [:],
         serverInfo: ServerInfoConfig = ServerInfoConfig(),
-        s2s: S2SConfig = S2SConfig()
+        s2s: S2SConfig = S2SConfig(),
+        disabledModules: Set<String> = []
     ) {
         self.hosts = hosts
         self.dataDirectory = dataDirectory
@@ -63,6 +68,7 @@ public struct ServerConfig: Sendable, Equatable {
         self.contactAddresses = contactAddresses
         self.serverInfo = serverInfo
         self.s2s = s2s
+        self.disabledModules = disabledModules
     }
 
     /// The configuration used when no configuration file is given: every setting at its default, with
@@ -70,6 +76,28 @@ public struct ServerConfig: Sendable, Equatable {
     public static func `default`(dataDirectory: String) -> ServerConfig {
         ServerConfig(dataDirectory: dataDirectory)
     }
+
+    /// The modules `modules_disabled` may name, each with what it serves. The server composition
+    /// builds exactly these (when their other settings call for them) plus `requiredModules`.
+    public static let optionalModules: [String: String] = [
+        "blocking": "XEP-0191 blocking command",
+        "caps": "XEP-0115 entity capabilities of the server",
+        "carbons": "XEP-0280 message carbons",
+        "client-ping": "XEP-0199 pings the server sends to quiet clients",
+        "contact-addresses": "XEP-0157 contact addresses",
+        "entity-time": "XEP-0202 entity time",
+        "last-activity": "XEP-0012 last activity",
+        "offline": "XEP-0160 offline message storage",
+        "ping": "XEP-0199 answers to pings",
+        "private-xml": "XEP-0049 private XML storage",
+        "register": "XEP-0077 password change and account removal by logged-in users",
+        "software-version": "XEP-0092 software version",
+        "stanza-id": "XEP-0359 stanza IDs stamped on delivered messages",
+        "vcard": "XEP-0054 vcard-temp",
+    ]
+    /// Modules the server cannot run without: the roster and presence of RFC 6121, and service
+    /// discovery (XEP-0030), through which every other module is found.
+    public static let requiredModules: Set<String> = ["roster", "disco"]
 }
 
 /// One served XMPP domain (an item of `hosts`). In YAML either a plain string (`- example.org`) or a

@@ -16,7 +16,7 @@ public final class Kernel: Sendable {
     private let remoteRouter = Mutex<(any RemoteRouter)?>(nil)
 
     public init(hosts: Set<String>, accounts: any AccountStore, sessions: any SessionRegistry = LocalSessionRegistry(),
-                modules: [any Module], logger: Logger) {
+                modules: [any Module], disabledModules: [any Module] = [], logger: Logger) {
         self.hosts = hosts
         self.accounts = accounts
         self.sessions = sessions
@@ -24,6 +24,8 @@ public final class Kernel: Sendable {
         self.table = ModuleTable()
         let registrar = ModuleRegistrar(table: table, kernel: self)
         for module in modules { module.register(in: registrar) }
+        // A disabled module serves nothing, but an account's data it kept must still go with the account.
+        for module in modules + disabledModules { module.registerAccountData(in: registrar) }
     }
 
     /// Connects federation: stanzas for domains we do not host go there. Set once at start-up.

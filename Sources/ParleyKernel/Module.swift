@@ -4,6 +4,14 @@ import XMPPXML
 public protocol Module: Sendable {
     var name: String { get }
     func register(in registrar: ModuleRegistrar)
+    /// Registers what must happen to the data the module keeps for an account whatever its
+    /// configuration says (its removal with the account): called for enabled and disabled modules.
+    func registerAccountData(in registrar: ModuleRegistrar)
+}
+
+extension Module {
+    /// Modules that keep nothing per account have nothing to register here.
+    public func registerAccountData(in registrar: ModuleRegistrar) {}
 }
 
 /// What modules registered. Written only while the kernel is being built, read-only afterwards.

@@ -133,6 +133,8 @@ class ParleyServer:
     # ------------------------------------------------------------------ process
 
     def start(self) -> None:
+        """Starts the server (again, after `stop`, with the same data) and waits until it is ready."""
+        since = self.log_size()  # a restart appends to the log, after the last run's ready line
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [self.binary, "run", "--config", str(self.config_path)],
@@ -142,7 +144,7 @@ class ParleyServer:
         _running.append(self)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            if READY_LINE in self.log_text():
+            if READY_LINE in self.log_tail(since, limit=1 << 30):
                 break
             code = self.process.poll()
             if code is not None:

@@ -1,7 +1,8 @@
 // Tests for the per-host registration switch, the service limits (registration, offline storage,
-// blocklists, client pings, outbound queue), `contact_addresses` (XEP-0157) and `server_info`.
-// `parse`, `problems` and `base` are shared with ServerConfigTests.swift.
+// blocklists, client pings, outbound queue), `contact_addresses` (XEP-0157), `server_info` and
+// `modules_disabled`. `parse`, `problems` and `base` are shared with ServerConfigTests.swift.
 
+import Foundation
 import Testing
 @testable import ParleyConfig
 
@@ -314,5 +315,52 @@ import Testing
             "contact_addresses.admin[0]: expected a URI such as mailto:admin@example.org or xmpp:admin@example.org, got \"bob\"",
             "server_info.show_os: expected true or false, got 1",
         ])
+    }
+}
+
+@Suite struct DisabledModulesTests {
+    @Test func namesAreRead() throws {
+        let config = try #require(parse("modules_disabled: [carbons, stanza-id]\n"))
+        #expect(config.disabledModules == ["carbons", "stanza-id"])
+        #expect(try #require(parse("modules_disabled:\n")).disabledModules.isEmpty)
+        #expect(try #require(parse("modules_disabled: []\n")).disabledModules.isEmpty)
+        #expect(ServerConfig.default(dataDirectory: "/d").disabledModules.isEmpty)
+    }
+
+    @Test func everyOptionalModuleCanBeDisabled() throws {
+        let names = ServerConfig.optionalModules.keys.sorted()
+        let config = try #require(parse("modules_disabled: [\(names.joined(separator: ", "))]\n"))
+        #expect(config.disabledModules == Set(names))
+    }
+
+    @Test func requiredUnknownAndMistypedNamesAreReported() {
+        let known = ServerConfig.optionalModules.keys.sorted().joined(separator: ", ")
+        #expect(problems("""
+        modules_disabled:
+          - roster
+          - disco
+          - mam
+          - 3
+          - ""
+        """) == [
+            "modules_disabled[0]: the roster module cannot be disabled: the server needs it",
+            "modules_disabled[1]: the disco module cannot be disabled: the server needs it",
+            "modules_disabled[2]: unknown module \"mam\"; the modules that can be disabled are \(known)",
+            "modules_disabled[3]: unknown module \"3\"; the modules that can be disabled are \(known)",
+            "modules_disabled[4]: expected a module name, got \"\"",
+        ])
+        #expect(problems("modules_disabled: carbons\n") == [
+            "modules_disabled: expected a list of module names, got \"carbons\"",
+        ])
+    }
+
+    @Test func exampleFileNamesEveryModuleThatCanBeDisabled() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("parley.example.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let section = try #require(text.range(of: "# Feature modules to leave out").map { text[$0.lowerBound...] })
+        for name in ServerConfig.optionalModules.keys {
+            #expect(section.contains(" \(name),") || section.contains(" \(name)."), "parley.example.yaml does not name \(name)")
+        }
     }
 }

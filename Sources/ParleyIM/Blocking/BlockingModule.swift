@@ -68,6 +68,12 @@ public struct BlockingModule: Module {
             let user = session.jid.bare
             cache.evict(user) { kernel.sessions.sessions(for: user).isEmpty }
         }
+    }
+
+    /// Removes what this module keeps for an account when the account is deleted; runs also when
+    /// `modules_disabled` names the module, so no data outlives its account.
+    public func registerAccountData(in registrar: ModuleRegistrar) {
+        let kernel = registrar.kernel
         registrar.onAccountDeleted { user in
             do {
                 try await store.unblockAll(for: user)

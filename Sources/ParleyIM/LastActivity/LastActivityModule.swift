@@ -116,7 +116,13 @@ public struct LastActivityModule: Module {
                 logger.error("last activity update failed", metadata: ["jid": "\(account)", "error": "\(error)"])
             }
         }
+    }
 
+    /// Removes what this module keeps for an account when the account is deleted; runs also when
+    /// `modules_disabled` names the module, so no data outlives its account.
+    public func registerAccountData(in registrar: ModuleRegistrar) {
+        let store = self.store
+        let logger = registrar.kernel.logger
         registrar.onAccountDeleted { user in
             guard let username = user.localpart else { return }
             do {

@@ -46,6 +46,13 @@ public struct OfflineModule: Module {
             guard session.priority >= 0 else { return }
             await deliverStored(to: session, kernel: kernel)
         }
+    }
+
+    /// Removes what this module keeps for an account when the account is deleted; runs also when
+    /// `modules_disabled` names the module, so no data outlives its account.
+    public func registerAccountData(in registrar: ModuleRegistrar) {
+        let kernel = registrar.kernel
+        let store = self.store
         registrar.onAccountDeleted { user in
             do {
                 try await store.removeAll(for: user)

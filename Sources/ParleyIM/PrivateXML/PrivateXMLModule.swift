@@ -61,6 +61,13 @@ public struct PrivateXMLModule: Module {
                 return .failure(StanzaError(.internalServerError))
             }
         }
+    }
+
+    /// Removes what this module keeps for an account when the account is deleted; runs also when
+    /// `modules_disabled` names the module, so no data outlives its account.
+    public func registerAccountData(in registrar: ModuleRegistrar) {
+        let store = self.store
+        let logger = registrar.kernel.logger
         registrar.onAccountDeleted { user in
             guard let username = user.localpart else { return }
             do {

@@ -74,6 +74,13 @@ public struct VCardModule: Module {
                 .failure(StanzaError(.forbidden, text: "the server's vCard is configured, not set over XMPP"))
             }
         }
+    }
+
+    /// Removes what this module keeps for an account when the account is deleted; runs also when
+    /// `modules_disabled` names the module, so no data outlives its account.
+    public func registerAccountData(in registrar: ModuleRegistrar) {
+        let store = self.store
+        let logger = registrar.kernel.logger
         registrar.onAccountDeleted { user in
             guard let username = user.localpart else { return }
             do {
