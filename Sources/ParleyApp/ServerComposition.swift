@@ -20,7 +20,9 @@ public struct SQLiteStores: Sendable {
 
     /// Opens (creating and migrating) `<data>/parley.sqlite`.
     public init(config: ServerConfig) throws {
-        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        // Account keys, the admin socket and generated private keys live here: only the server's user gets in.
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
         let database = try SQLiteDatabase(path: (config.dataDirectory as NSString).appendingPathComponent("parley.sqlite"))
         self.database = database
         accounts = SQLiteAccountStore(database: database)

@@ -52,7 +52,9 @@ public final class SQLiteDatabase: Sendable {
         migrations: [SQLiteMigration] = SQLiteDatabase.migrations
     ) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try Self.restrictToOwner(path)
         let pool = try DatabasePool(path: path, configuration: Self.configuration(busyTimeout: busyTimeout))
         self.path = path
         self.connection = pool
@@ -62,6 +64,22 @@ public final class SQLiteDatabase: Sendable {
         readOnly.readonly = true
         readOnly.label = "parley.statements"
         statementReader = try DatabaseQueue(path: path, configuration: readOnly)
+    }
+
+    /// The database holds every account's SCRAM keys: only the server's user may read it. A new file
+    /// is created empty with mode 0600 (SQLite gives its -wal and -shm files the database's mode);
+    /// one left more open by an older version is narrowed.
+    private static func restrictToOwner(_ path: String) throws {
+        let files = FileManager.default
+        if !files.fileExists(atPath: path) {
+            guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
+            return
+        }
+        for file in [path, path + "-wal", path + "-shm"] where files.fileExists(atPath: file) {
+            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
     }
 
     private init(inMemory queue: DatabaseQueue, migrations: [SQLiteMigration]) throws {

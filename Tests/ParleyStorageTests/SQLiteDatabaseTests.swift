@@ -24,6 +24,30 @@ struct SQLiteDatabaseTests {
         }
     }
 
+    /// The file holds every account's SCRAM keys: only the server's user may read it or its directory.
+    @Test func onlyTheOwnerCanReadTheDatabase() async throws {
+        func mode(_ path: String) throws -> Int {
+            try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) & 0o777
+        }
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("data/parley.sqlite").path
+            let fresh = try SQLiteDatabase(path: path)
+            try await SQLiteAccountStore(database: fresh).create(alice)
+            #expect(try mode(path) == 0o600)
+            #expect(try mode(path + "-wal") == 0o600)
+            #expect(try mode(directory.appendingPathComponent("data").path) == 0o700)
+            try fresh.close()
+
+            // A file an older version left readable by everyone is narrowed when opened.
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+            let reopened = try SQLiteDatabase(path: path)
+            #expect(try mode(path) == 0o600)
+            AccountStoreConformance.expectSame(
+                try await SQLiteAccountStore(database: reopened).account(username: "alice", host: "example.com"), alice)
+            try reopened.close()
+        }
+    }
+
     @Test func migrationsAreIdempotentOnReopen() async throws {
         let identifiers = SQLiteDatabase.migrations.map(\.identifier)
         #expect(identifiers.first == "v1-accounts")
