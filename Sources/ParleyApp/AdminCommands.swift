@@ -1,15 +1,19 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import ParleyIM
 import ParleyKernel
 import ParleyListeners
 import ParleyStorage
 import Synchronization
 import XMPPAddress
 
-/// What the admin socket answers. Commands: `s2s list`, `status`, `roster changed [JID]`.
+/// What the admin socket answers. Commands: `s2s list`, `status`, `roster changed [JID]`,
+/// `contacts add JID JID`, `user delete JID`. The last two do in the running server what the CLI
+/// would otherwise do in the database alone, so online clients see it (as `ejabberdctl` commands).
 struct AdminCommands: Sendable {
     let kernel: Kernel
+    let roster: RosterPresenceModule
     let federation: S2SLinkManager?
     let connections: ConnectionTracker
     let rosterCache: SubscriptionCachingRosterStore?
@@ -17,6 +21,13 @@ struct AdminCommands: Sendable {
     func handle(_ line: String) async -> String {
         if line == AdminClient.rostersChanged || line.hasPrefix(AdminClient.rostersChanged + " ") {
             return rosterChanged(String(line.dropFirst(AdminClient.rostersChanged.count)).trimmingCharacters(in: .whitespaces))
+        }
+        let words = line.split(separator: " ").map(String.init)
+        if words.count == 4, words[0...1] == [AdminClient.addContacts[0], AdminClient.addContacts[1]] {
+            return await addContacts(words[2], words[3])
+        }
+        if words.count == 3, words[0...1] == [AdminClient.deleteUser[0], AdminClient.deleteUser[1]] {
+            return await deleteUser(words[2])
         }
         switch line {
         case "s2s list":
@@ -41,6 +52,38 @@ struct AdminCommands: Sendable {
         return Self.json(["ok": true])
     }
 
+    /// `parley user add-contact` with the server running: roster pushes to both users' interested
+    /// resources, and each one's current presence to the other (RFC 6121 §2.1.6, §4.2.2).
+    private func addContacts(_ first: String, _ second: String) async -> String {
+        guard let a = try? JID(first), let b = try? JID(second), a.localpart != nil, b.localpart != nil,
+              kernel.isLocal(a), kernel.isLocal(b) else {
+            return Self.json(["error": "not local accounts: \(first) \(second)"])
+        }
+        for user in [a, b] where !(await kernel.accountExists(user)) {
+            return Self.json(["error": "\(user.bare) does not exist"])
+        }
+        do {
+            try await roster.makeMutualContacts(a, b, kernel: kernel)
+        } catch {
+            return Self.json(["error": "the roster could not be written: \(error)"])
+        }
+        return Self.json(["ok": true])
+    }
+
+    /// `parley user delete` with the server running: the account's sessions are closed and its
+    /// contacts told, as for XEP-0077 account removal, besides its data being removed.
+    private func deleteUser(_ address: String) async -> String {
+        guard let user = try? JID(address), user.localpart != nil, kernel.isLocal(user) else {
+            return Self.json(["error": "not a local account: \(address)"])
+        }
+        do {
+            let removed = try await kernel.deleteAccount(user.bare)
+            return Self.json(["ok": true, "removed": removed])
+        } catch {
+            return Self.json(["error": "the account could not be deleted: \(error)"])
+        }
+    }
+
     static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -52,6 +95,39 @@ struct AdminCommands: Sendable {
 public enum AdminClient {
     /// Tells the server that rosters changed in the database, so it reads them again.
     static let rostersChanged = "roster changed"
+    /// `contacts add A B`: the server makes two accounts mutual contacts.
+    static let addContacts = ["contacts", "add"]
+    /// `user delete A`: the server deletes an account.
+    static let deleteUser = ["user", "delete"]
+
+    /// What a running server answered to a command it carried out.
+    public enum Outcome: Sendable, Equatable {
+        /// Done; `removed` is false when `user delete` found no such account.
+        case done(removed: Bool)
+        /// The server refused, with its reason.
+        case refused(String)
+    }
+
+    /// Makes `a` and `b` mutual contacts in the running server; nil when no server answered (then
+    /// the CLI writes to the database itself).
+    public static func addContacts(_ a: JID, _ b: JID, dataDirectory: String) async -> Outcome? {
+        await perform((addContacts + [a.bare.description, b.bare.description]).joined(separator: " "), dataDirectory: dataDirectory)
+    }
+
+    /// Deletes `user` in the running server; nil when no server answered.
+    public static func deleteUser(_ user: JID, dataDirectory: String) async -> Outcome? {
+        await perform((deleteUser + [user.bare.description]).joined(separator: " "), dataDirectory: dataDirectory)
+    }
+
+    private static func perform(_ command: String, dataDirectory: String) async -> Outcome? {
+        guard let answer = try? await request(command, dataDirectory: dataDirectory),
+              let object = try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any] else { return nil }
+        if let reason = object["error"] as? String {
+            // A server from before these commands answers "unknown command": do it in the database then.
+            return reason == "unknown command" ? nil : .refused(reason)
+        }
+        return .done(removed: object["removed"] as? Bool ?? true)
+    }
 
     /// Tells a running server that the CLI changed these accounts' rosters (every account's when
     /// nil). Without a running server there is nothing to tell, and that is no failure.

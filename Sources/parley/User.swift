@@ -78,8 +78,20 @@ struct User: AsyncParsableCommand {
             let config = try ConfigLoading.load(options)
             let admin = try User.administration(options)
             let user = try await User.administer { try admin.userJID(jid) }
+            // A running server deletes it itself: it closes the account's sessions and tells its contacts.
+            switch await AdminClient.deleteUser(user, dataDirectory: config.dataDirectory) {
+            case .done(removed: true):
+                print("deleted \(user); its sessions were closed")
+                return
+            case .done(removed: false):
+                throw CLIError("\(user) does not exist")
+            case .refused(let reason):
+                throw CLIError(reason)
+            case nil:
+                break
+            }
             try await User.administer { try await admin.delete(jid) }
-            // A running server must not go on using the deleted account's roster.
+            // A server that did not answer in time must not go on using the deleted account's roster.
             await AdminClient.reportRosterChanges(of: [user], dataDirectory: config.dataDirectory)
             print("deleted \(jid)")
         }
@@ -167,9 +179,19 @@ struct User: AsyncParsableCommand {
             for user in [a, b] where !(await composition.kernel.accountExists(user)) {
                 throw CLIError("\(user) does not exist")
             }
+            // A running server does it itself: online clients get roster pushes and each other's presence.
+            switch await AdminClient.addContacts(a, b, dataDirectory: config.dataDirectory) {
+            case .done:
+                print("\(a) and \(b) are now contacts (subscription both)")
+                return
+            case .refused(let reason):
+                throw CLIError(reason)
+            case nil:
+                break
+            }
             _ = try await composition.stores.rosters.makeMutualContacts(a, b)
             await AdminClient.reportRosterChanges(of: [a, b], dataDirectory: config.dataDirectory)
-            print("\(a) and \(b) are now contacts (subscription both); online clients see it when they next fetch their roster")
+            print("\(a) and \(b) are now contacts (subscription both)")
         }
     }
 

@@ -102,6 +102,42 @@ def test_user_delete_then_login_fails(server):
     assert again.returncode != 0, "deleting a missing account must fail:\n" + _output(again)
 
 
+def test_user_delete_while_online_closes_the_sessions_and_tells_contacts(server):
+    """`parley user delete` while the account is online: the running server deletes it itself, as
+    `ejabberdctl unregister` does. The account's stream is closed with <not-authorized/> (RFC 6120
+    §4.9.3.12, as for XEP-0077 account removal), and its contact sees it go unavailable and lose
+    the subscription, instead of a deleted account staying online until it disconnects."""
+    import asyncio
+
+    from conftest import unique_accounts
+    from slix import presence_from
+
+    acc = unique_accounts(server, "doomed", "friend")
+    doomed_jid, friend_jid = acc["doomed"][0], acc["friend"][0]
+    added = server.cli("user", "add-contact", doomed_jid, friend_jid)
+    assert added.returncode == 0, _output(added)
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            doomed = await clients.connect(*acc["doomed"], resource="d")
+            friend = await clients.connect(*acc["friend"], resource="f")
+            await friend.inbox.wait_for(presence_from(doomed.boundjid.full), 10, "the contact's presence")
+            error = slix.event_future(doomed, "stream_error")
+            result = await asyncio.to_thread(server.cli, "user", "delete", doomed_jid)
+            assert result.returncode == 0, _output(result)
+            assert "sessions were closed" in result.stdout, _output(result)
+            condition = await slix.wait(error, 10, "a stream error for the deleted account", doomed)
+            assert condition["condition"] == "not-authorized", str(condition)
+            await friend.inbox.wait_for(presence_from(doomed.boundjid.full, "unavailable"), 10,
+                                        "the deleted account going unavailable")
+            await friend.inbox.wait_for(presence_from(doomed_jid, "unsubscribe"), 10,
+                                        "the deleted account's subscription ending")
+
+    slix.run(body)
+    assert doomed_jid not in server.cli("user", "list").stdout.split()
+    assert _slix_login(server, doomed_jid + "/again", acc["doomed"][1], "SCRAM-SHA-1") is None
+
+
 def test_config_check_accepts_valid_config(server):
     result = server.cli("config", "check")
     assert result.returncode == 0, _output(result)

@@ -269,11 +269,12 @@ def test_unclean_disconnect_is_announced_as_unavailable(server):
     slix.run(body)
 
 
-def test_contacts_added_by_the_cli_while_online_see_each_others_next_presence(server):
-    """`parley user add-contact` writes to the database from another process while both users are
-    online and have already broadcast presence (the server keeps their, then empty, subscription
-    lists in memory). The CLI reports the change to the running server, so the next presence
-    either of them sends reaches the other."""
+def test_contacts_added_by_the_cli_while_online_get_roster_pushes_and_presence(server):
+    """`parley user add-contact` while both users are online, have fetched their rosters and have
+    broadcast presence (the server keeps their, then empty, subscription lists in memory). The
+    running server makes the change itself, as `ejabberdctl add_rosteritem` does: each user's client
+    gets a roster push with the other at subscription 'both' (RFC 6121 §2.1.6) and the other's
+    current presence (§4.2.2 as after an approval), and from then on each one's presence reaches the other."""
     acc = unique_accounts(server, "alice", "bob")
     alice_jid, bob_jid = acc["alice"][0], acc["bob"][0]
 
@@ -282,18 +283,30 @@ def test_contacts_added_by_the_cli_while_online_see_each_others_next_presence(se
             alice = await clients.connect(*acc["alice"], resource="a")
             bob = await clients.connect(*acc["bob"], resource="b")
             alice.send_presence(pstatus="before")
+            bob.send_presence(pstatus="bob before")
             await bob.inbox.none_within(presence_from(alice.boundjid.full, status="before"), 1.0,
                                         "presence from someone who is not a contact yet")
             result = await asyncio.to_thread(server.cli, "user", "add-contact", alice_jid, bob_jid)
             assert result.returncode == 0, result.stdout + result.stderr
+            await alice.inbox.wait_for(roster_push_for(bob_jid, subscription="both"), 10,
+                                       "a roster push with bob at subscription 'both'")
+            await bob.inbox.wait_for(roster_push_for(alice_jid, subscription="both"), 10,
+                                     "a roster push with alice at subscription 'both'")
+            await bob.inbox.wait_for(presence_from(alice.boundjid.full, status="before"), 10,
+                                     "alice's current presence once the CLI made them contacts")
+            await alice.inbox.wait_for(presence_from(bob.boundjid.full, status="bob before"), 10,
+                                       "bob's current presence once the CLI made them contacts")
             alice.send_presence(pstatus="after")
             await bob.inbox.wait_for(presence_from(alice.boundjid.full, status="after"), 10,
-                                     "alice's presence once the CLI made them contacts")
+                                     "alice's next presence")
             bob.send_presence(pstatus="me too")
             await alice.inbox.wait_for(presence_from(bob.boundjid.full, status="me too"), 10,
-                                       "bob's presence once the CLI made them contacts")
+                                       "bob's next presence")
+            assert alice.client_roster[bob_jid]["subscription"] == "both"
 
     slix.run(body)
+    assert "subscription=both" in _roster_line(server, alice_jid, bob_jid)
+    assert "subscription=both" in _roster_line(server, bob_jid, alice_jid)
 
 
 def test_last_activity_of_a_contact(server):
