@@ -5,7 +5,6 @@ when the account is deleted."""
 from __future__ import annotations
 
 import asyncio
-import re
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -13,19 +12,10 @@ import slix
 from slix import error_conditions, message_with_body
 from slixmpp.exceptions import IqError
 from test_im_discovery import CAPS_NS, _raw_login_features
+from test_im_messages import CARBONS_NS, SID_NS, _offline_count
 
-SID_NS = "urn:xmpp:sid:0"
-CARBONS_NS = "urn:xmpp:carbons:2"
 VCARD_NS = "vcard-temp"
 QUIET = 1.5  # seconds to wait before concluding that something did not arrive
-
-
-def _offline_count(srv, jid: str) -> int:
-    result = srv.cli("user", "offline", jid)
-    assert result.returncode == 0, result.stdout + result.stderr
-    match = re.search(r"(\d+) offline message", result.stdout)
-    assert match, f"unexpected `parley user offline` output: {result.stdout!r}"
-    return int(match.group(1))
 
 
 async def _iq_error(make_iq) -> list[str]:
