@@ -77,8 +77,9 @@ struct AdminCommands: Sendable {
             return Self.json(["error": "not a local account: \(address)"])
         }
         do {
+            let sessions = kernel.sessions.sessions(for: user.bare).count
             let removed = try await kernel.deleteAccount(user.bare)
-            return Self.json(["ok": true, "removed": removed])
+            return Self.json(AdminDeletion(ok: true, removed: removed, sessions: removed ? sessions : 0))
         } catch {
             return Self.json(["error": "the account could not be deleted: \(error)"])
         }
@@ -102,8 +103,9 @@ public enum AdminClient {
 
     /// What a running server answered to a command it carried out.
     public enum Outcome: Sendable, Equatable {
-        /// Done; `removed` is false when `user delete` found no such account.
-        case done(removed: Bool)
+        /// Done; for `user delete`, `removed` is false when there was no such account, and
+        /// `sessions` is how many of its sessions were closed.
+        case done(removed: Bool, sessions: Int)
         /// The server refused, with its reason.
         case refused(String)
     }
@@ -126,7 +128,7 @@ public enum AdminClient {
             // A server from before these commands answers "unknown command": do it in the database then.
             return reason == "unknown command" ? nil : .refused(reason)
         }
-        return .done(removed: object["removed"] as? Bool ?? true)
+        return .done(removed: object["removed"] as? Bool ?? true, sessions: object["sessions"] as? Int ?? 0)
     }
 
     /// Tells a running server that the CLI changed these accounts' rosters (every account's when
@@ -159,6 +161,13 @@ public enum AdminClient {
         try await channel.writeAndFlush(channel.allocator.buffer(string: command + "\n")).get()
         return try await collector.promise.futureResult.get()
     }
+}
+
+/// The answer to `user delete`.
+private struct AdminDeletion: Encodable {
+    let ok: Bool
+    let removed: Bool
+    let sessions: Int
 }
 
 public enum AdminClientError: Error, CustomStringConvertible {

@@ -80,10 +80,10 @@ struct User: AsyncParsableCommand {
             let user = try await User.administer { try admin.userJID(jid) }
             // A running server deletes it itself: it closes the account's sessions and tells its contacts.
             switch await AdminClient.deleteUser(user, dataDirectory: config.dataDirectory) {
-            case .done(removed: true):
-                print("deleted \(user); its sessions were closed")
+            case .done(removed: true, let sessions):
+                print("deleted \(user); \(sessions) online session(s) closed")
                 return
-            case .done(removed: false):
+            case .done(removed: false, _):
                 throw CLIError("\(user) does not exist")
             case .refused(let reason):
                 throw CLIError(reason)

@@ -125,7 +125,7 @@ def test_user_delete_while_online_closes_the_sessions_and_tells_contacts(server)
             error = slix.event_future(doomed, "stream_error")
             result = await asyncio.to_thread(server.cli, "user", "delete", doomed_jid)
             assert result.returncode == 0, _output(result)
-            assert "sessions were closed" in result.stdout, _output(result)
+            assert f"deleted {doomed_jid}; 1 online session(s) closed" in result.stdout, _output(result)
             condition = await slix.wait(error, 10, "a stream error for the deleted account", doomed)
             assert condition["condition"] == "not-authorized", str(condition)
             await friend.inbox.wait_for(presence_from(doomed.boundjid.full, "unavailable"), 10,
