@@ -1,7 +1,6 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import ParleyIM
 import ParleyKernel
 import ParleyListeners
 import ParleyStorage
@@ -13,7 +12,8 @@ import XMPPAddress
 /// would otherwise do in the database alone, so online clients see it (as `ejabberdctl` commands).
 struct AdminCommands: Sendable {
     let kernel: Kernel
-    let roster: RosterPresenceModule
+    /// Makes two accounts mutual contacts with roster pushes and presence (the roster module's admin command).
+    let makeMutualContacts: @Sendable (JID, JID) async throws -> Void
     let federation: S2SLinkManager?
     let connections: ConnectionTracker
     let rosterCache: SubscriptionCachingRosterStore?
@@ -59,14 +59,17 @@ struct AdminCommands: Sendable {
               kernel.isLocal(a), kernel.isLocal(b) else {
             return Self.json(["error": "not local accounts: \(first) \(second)"])
         }
+        guard a.bare != b.bare else { return Self.json(["error": "an account cannot be its own contact"]) }
         for user in [a, b] where !(await kernel.accountExists(user)) {
             return Self.json(["error": "\(user.bare) does not exist"])
         }
         do {
-            try await roster.makeMutualContacts(a, b, kernel: kernel)
+            try await makeMutualContacts(a.bare, b.bare)
         } catch {
+            kernel.logger.error("admin socket: adding contacts failed", metadata: ["users": "\(a.bare) \(b.bare)", "error": "\(error)"])
             return Self.json(["error": "the roster could not be written: \(error)"])
         }
+        kernel.logger.notice("admin socket: accounts made mutual contacts", metadata: ["users": "\(a.bare) \(b.bare)"])
         return Self.json(["ok": true])
     }
 
@@ -79,8 +82,12 @@ struct AdminCommands: Sendable {
         do {
             let sessions = kernel.sessions.sessions(for: user.bare).count
             let removed = try await kernel.deleteAccount(user.bare)
+            if removed {
+                kernel.logger.notice("admin socket: account deleted", metadata: ["jid": "\(user.bare)", "sessions_closed": "\(sessions)"])
+            }
             return Self.json(AdminDeletion(ok: true, removed: removed, sessions: removed ? sessions : 0))
         } catch {
+            kernel.logger.error("admin socket: account deletion failed", metadata: ["jid": "\(user.bare)", "error": "\(error)"])
             return Self.json(["error": "the account could not be deleted: \(error)"])
         }
     }

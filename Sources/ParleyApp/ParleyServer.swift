@@ -114,8 +114,8 @@ public final class ParleyServer: Service {
             try? await group.shutdownGracefully()
             throw error
         }
-        let admin = AdminCommands(kernel: kernel, roster: composition.roster, federation: federation, connections: connections,
-                                  rosterCache: composition.rosterCache)
+        let admin = AdminCommands(kernel: kernel, makeMutualContacts: composition.makeMutualContacts, federation: federation,
+                                  connections: connections, rosterCache: composition.rosterCache)
         do {
             channels.append(try await AdminSocket.bind(group: group, path: AdminClient.socketPath(dataDirectory: config.dataDirectory),
                                                        logger: logger, handle: admin.handle))

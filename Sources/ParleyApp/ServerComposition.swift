@@ -96,4 +96,10 @@ public struct ServerComposition: Sendable {
         self.stores = stores
         self.rosterCache = rosterCache
     }
+
+    /// Makes two local accounts mutual contacts through the running kernel: roster pushes to their
+    /// interested resources and each one's current presence to the other.
+    @Sendable public func makeMutualContacts(_ a: JID, _ b: JID) async throws {
+        try await roster.makeMutualContacts(a, b, kernel: kernel)
+    }
 }

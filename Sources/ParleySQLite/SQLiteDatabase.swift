@@ -71,12 +71,13 @@ public final class SQLiteDatabase: Sendable {
     /// one left more open by an older version is narrowed.
     private static func restrictToOwner(_ path: String) throws {
         let files = FileManager.default
-        if !files.fileExists(atPath: path) {
-            guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-            }
+        // O_EXCL: never replace a database another process (the CLI, a second server) just created.
+        let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if created >= 0 {
+            _ = Glibc.close(created)
             return
         }
+        guard errno == EEXIST else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
         for file in [path, path + "-wal", path + "-shm"] where files.fileExists(atPath: file) {
             try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         }

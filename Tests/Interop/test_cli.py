@@ -138,6 +138,38 @@ def test_user_delete_while_online_closes_the_sessions_and_tells_contacts(server)
     assert _slix_login(server, doomed_jid + "/again", acc["doomed"][1], "SCRAM-SHA-1") is None
 
 
+def test_admin_socket_refuses_bad_account_commands(server):
+    """The admin socket (the CLI's way into a running server) answers a malformed or impossible
+    account command with an error and changes nothing; the server goes on serving."""
+    import json
+    import socket
+
+    def ask(command: str) -> dict:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(server.data_dir / "parley.sock"))
+            s.sendall(command.encode() + b"\n")
+            answer = b""
+            while chunk := s.recv(4096):
+                answer += chunk
+        return json.loads(answer)
+
+    jid = "admin-target@localhost"
+    assert server.cli("user", "add", jid, "--password", "target-pw").returncode == 0
+    assert "error" in ask(f"contacts add {jid} {jid}"), "an account cannot be its own contact"
+    assert "error" in ask(f"contacts add {jid} nobody-here@localhost")
+    assert "error" in ask(f"contacts add {jid} someone@elsewhere.example")
+    assert "error" in ask("user delete someone@elsewhere.example")
+    assert "error" in ask("user delete not a jid")
+    assert ask("user delete nobody-here@localhost") == {"ok": True, "removed": False, "sessions": 0}
+    assert "error" in ask("contacts add")
+    roster = server.cli("user", "roster", jid)
+    assert roster.returncode == 0 and "0 contact(s)" in roster.stdout, _output(roster)
+    assert _slix_login(server, jid + "/still", "target-pw", "SCRAM-SHA-1") == jid + "/still"
+    assert not [line for line in server.log_text().splitlines()
+                if "admin socket: account deleted" in line and jid in line]
+
+
 def test_config_check_accepts_valid_config(server):
     result = server.cli("config", "check")
     assert result.returncode == 0, _output(result)
