@@ -151,10 +151,12 @@ public final class Kernel: Sendable {
 
     /// `dispatch(_:from:to:)` for an element whose `from` already is `from`: a broadcast sends one
     /// element to many contacts, and need not write its sender's address out again for each.
-    public func dispatch(_ element: XElement, fromAlreadySet from: JID, to: JID) async {
+    /// `toAddress`, when given, is `to`'s string form, kept by a caller that sends to it often.
+    public func dispatch(_ element: XElement, fromAlreadySet from: JID, to: JID, toAddress: String? = nil) async {
         assert(element[attribute: "from"] == from.description, "the element's from must already be the sender")
+        assert(toAddress == nil || toAddress == to.description, "toAddress must be to's string form")
         var element = element
-        element[attribute: "to"] = to.description
+        element[attribute: "to"] = toAddress ?? to.description
         guard let stanza = Stanza(element) else { return }
         await dispatch(stanza, from: from, to: to)
     }

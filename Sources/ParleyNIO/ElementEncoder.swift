@@ -6,12 +6,15 @@ import XMPPXML
 /// Each routed stanza is serialised once per recipient. Writing UTF-8 bytes straight into a scratch
 /// array that keeps its capacity, then copying them once into the buffer the channel writes, costs
 /// less than building a `String` and copying that; and one scratch per loop, not per connection,
-/// keeps idle sessions small. Use only on the loop it belongs to.
+/// keeps idle sessions small. The children of the last element written are remembered
+/// (`ChildrenMarkupMemo`): a presence broadcast writes the same element to each contact with only
+/// its `to` changed. Use only on the loop it belongs to.
 public final class ElementEncoder {
     private static let encoders = PerEventLoop { _ in ElementEncoder() }
     /// A scratch array that grew past this (a large stanza) is let go rather than kept for good.
     private static let keptCapacity = 64 * 1024
     private var scratch: [UInt8] = []
+    private var memo = ChildrenMarkupMemo()
 
     private init() {}
 
@@ -24,7 +27,7 @@ public final class ElementEncoder {
         _ element: XElement, with serializer: XMLSerializer, inheritedNamespace: String, allocator: ByteBufferAllocator
     ) -> ByteBuffer {
         scratch.removeAll(keepingCapacity: true)
-        serializer.write(element, inheritedNamespace: inheritedNamespace, into: &scratch)
+        serializer.write(element, inheritedNamespace: inheritedNamespace, into: &scratch, memo: &memo)
         var buffer = allocator.buffer(capacity: scratch.count)
         buffer.writeBytes(scratch)
         if scratch.capacity > Self.keptCapacity { scratch = [] }

@@ -100,12 +100,16 @@ public struct RosterChange<Result: Sendable>: Sendable {
 
 /// A roster item's contact and subscription state: all that presence broadcasts and probes need.
 public struct ContactSubscription: Sendable, Hashable {
-    public var jid: JID
+    public let jid: JID
     public var subscription: RosterSubscription
+    /// `jid`'s string form, written once when the list is read: a presence broadcast addresses a
+    /// copy to each contact, and kept lists are read again at every broadcast.
+    public let address: String
 
     public init(jid: JID, subscription: RosterSubscription) {
         self.jid = jid
         self.subscription = subscription
+        address = jid.description
     }
 }
 

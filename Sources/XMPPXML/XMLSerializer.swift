@@ -43,9 +43,46 @@ public struct XMLSerializer: Sendable {
         write(element, inheritedNamespace: inheritedNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
     }
 
+    /// `write(_:inheritedNamespace:into:)` that reuses the markup of the children of the element
+    /// written before it when this one has the very same children: a broadcast sends one element to
+    /// each recipient with only its `to` changed, and its children need not be serialised again.
+    public func write(_ element: XElement, inheritedNamespace: String, into output: inout [UInt8], memo: inout ChildrenMarkupMemo) {
+        var generatedPrefixCount = 0
+        let childNamespace = writeOpeningTag(element, inheritedNamespace: inheritedNamespace, into: &output,
+                                             generatedPrefixCount: &generatedPrefixCount)
+        guard !element.children.isEmpty else { return }
+        // The children's markup depends on them, on their inherited namespace, on the prefixes in
+        // scope, and on how many prefixes were generated before them (none, for a memo to apply).
+        if generatedPrefixCount == 0 {
+            if memo.holds(element.children, childNamespace: childNamespace, prefixes: prefixes) {
+                memo.noteReuse()
+                output.append(contentsOf: memo.markup)
+            } else {
+                let start = output.count
+                writeChildren(of: element, childNamespace: childNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
+                memo.keep(element.children, childNamespace: childNamespace, prefixes: prefixes, markup: output[start...])
+            }
+        } else {
+            writeChildren(of: element, childNamespace: childNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
+        }
+        writeClosingTag(element, into: &output)
+    }
+
     private func write<Output: XMLOutput>(
         _ element: XElement, inheritedNamespace: String, into output: inout Output, generatedPrefixCount: inout Int
     ) {
+        let childNamespace = writeOpeningTag(element, inheritedNamespace: inheritedNamespace, into: &output,
+                                             generatedPrefixCount: &generatedPrefixCount)
+        guard !element.children.isEmpty else { return }
+        writeChildren(of: element, childNamespace: childNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
+        writeClosingTag(element, into: &output)
+    }
+
+    /// The start tag (the whole empty-element tag when there are no children); returns the
+    /// namespace the children inherit.
+    private func writeOpeningTag<Output: XMLOutput>(
+        _ element: XElement, inheritedNamespace: String, into output: inout Output, generatedPrefixCount: inout Int
+    ) -> String {
         output.appendMarkup("<")
         var childNamespace = inheritedNamespace
         if let prefix = prefix(for: element.namespace) {
@@ -84,11 +121,13 @@ public struct XMLSerializer: Sendable {
             output.appendEscaped(attribute.value, attribute: true)
             output.appendMarkup("'")
         }
-        if element.children.isEmpty {
-            output.appendMarkup("/>")
-            return
-        }
-        output.appendMarkup(">")
+        output.appendMarkup(element.children.isEmpty ? "/>" : ">")
+        return childNamespace
+    }
+
+    private func writeChildren<Output: XMLOutput>(
+        of element: XElement, childNamespace: String, into output: inout Output, generatedPrefixCount: inout Int
+    ) {
         for child in element.children {
             switch child {
             case .text(let text):
@@ -97,6 +136,9 @@ public struct XMLSerializer: Sendable {
                 write(childElement, inheritedNamespace: childNamespace, into: &output, generatedPrefixCount: &generatedPrefixCount)
             }
         }
+    }
+
+    private func writeClosingTag<Output: XMLOutput>(_ element: XElement, into output: inout Output) {
         output.appendMarkup("</")
         if let prefix = prefix(for: element.namespace) {
             output.appendMarkup(prefix)
@@ -112,6 +154,57 @@ public struct XMLSerializer: Sendable {
 
     static func isStanzaNamespace(_ namespace: String) -> Bool {
         namespace == "jabber:client" || namespace == "jabber:server"
+    }
+}
+
+/// The markup of the children of the last element an encoder wrote, for `XMLSerializer`'s
+/// `write(_:inheritedNamespace:into:memo:)`.
+///
+/// It is recognised by identity: an element copied for another recipient shares its children's
+/// storage with the original (arrays are copy-on-write), and the memo keeps that storage alive,
+/// so the same address cannot come back holding other children. Comparing the children's values
+/// would cost as much as writing them.
+public struct ChildrenMarkupMemo {
+    /// Children whose markup is longer are not kept: the memo is for broadcasts of small stanzas,
+    /// and should not hold a large one's children after it was written.
+    static let maxMarkupBytes = 4096
+    private var children: [XNode] = []
+    private var childNamespace = ""
+    private var prefixes: [(namespace: String, prefix: String)] = []
+    private(set) var markup: [UInt8] = []
+    /// How many elements were written with the kept markup (tests look).
+    private(set) var reuses = 0
+
+    public init() {}
+
+    func holds(_ children: [XNode], childNamespace: String, prefixes: [(namespace: String, prefix: String)]) -> Bool {
+        guard !self.children.isEmpty, Self.sameStorage(children, self.children), childNamespace == self.childNamespace,
+              prefixes.count == self.prefixes.count else { return false }
+        for (a, b) in zip(prefixes, self.prefixes) where a.namespace != b.namespace || a.prefix != b.prefix { return false }
+        return true
+    }
+
+    mutating func keep(_ children: [XNode], childNamespace: String, prefixes: [(namespace: String, prefix: String)], markup: ArraySlice<UInt8>) {
+        guard markup.count <= Self.maxMarkupBytes else {
+            forget()
+            return
+        }
+        self.children = children
+        self.childNamespace = childNamespace
+        self.prefixes = prefixes
+        self.markup.removeAll(keepingCapacity: true)
+        self.markup.append(contentsOf: markup)
+    }
+
+    mutating func noteReuse() { reuses &+= 1 }
+
+    mutating func forget() {
+        children = []
+        markup.removeAll(keepingCapacity: true)
+    }
+
+    private static func sameStorage(_ a: [XNode], _ b: [XNode]) -> Bool {
+        a.count == b.count && a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
     }
 }
 

@@ -43,6 +43,19 @@ struct RosterPresenceScenarioTests {
         ])
     }
 
+    @Test func aProbeOfAnAccountThatDoesNotExistIsAnsweredUnsubscribed() async throws {
+        let harness = try await RosterHarness()
+        // Bob thinks he is subscribed to a user who does not exist (or whose account was deleted).
+        try await harness.store.update(user: RosterTest.jid("bob@localhost"), contact: RosterTest.jid("ghost@localhost")) {
+            $0.item = RosterItem(jid: $0.contact, subscription: .to)
+        }
+        let bob = await harness.bind("bob@localhost/b")
+        await bob.send("<presence/>")
+        // §4.3.2 (1): no account, so no subscription: the subscription Bob thinks he has is over.
+        #expect(RosterTest.presences(bob.take()).contains(P(type: "unsubscribed", from: "ghost@localhost", to: "bob@localhost")))
+        #expect(try await harness.item("bob@localhost", "ghost@localhost")?.subscription == RosterSubscription.none)
+    }
+
     @Test func onlyContactsWithASubscriptionAreProbedAndTold() async throws {
         let harness = try await RosterHarness()
         // Alice has a subscription to Carol's presence ("to") but Carol's server does not agree.

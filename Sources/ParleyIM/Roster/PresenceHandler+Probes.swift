@@ -32,16 +32,15 @@ extension PresenceHandler {
         let user = inbound.to.bare
         let prober = inbound.from
         guard prober.bare != user else { return }
+        // A roster goes with its account (`onAccountDeleted`), so the subscription lookup alone tells
+        // both cases of (1) apart from the rest, without a second query for the account itself: a
+        // login probes every contact, and most of those lookups are for contacts who are offline.
         let subscribed: Bool
-        if await kernel.accountExists(user) {
-            do {
-                subscribed = try await context.store.subscription(of: user, contact: prober.bare)?.hasFrom == true
-            } catch {
-                context.logStoreFailure(error, "probe", user: user)
-                return
-            }
-        } else {
-            subscribed = false
+        do {
+            subscribed = try await context.store.subscription(of: user, contact: prober.bare)?.hasFrom == true
+        } catch {
+            context.logStoreFailure(error, "probe", user: user)
+            return
         }
         // §4.3.2 (1): no account or no subscription: the presence stays hidden, and the prober's server
         // is told the subscription it thinks it has does not exist.

@@ -102,7 +102,7 @@ struct PresenceHandler: Sendable {
         let items = await subscriptions(of: user)
         // To every contact subscribed to the user...
         for item in items where item.subscription.hasFrom {
-            await context.dispatch(presence, fromAlreadySet: session.jid, to: item.jid)
+            await context.dispatch(presence, fromAlreadySet: session.jid, to: item)
         }
         // ...and to all the user's available resources, this one included: an account is implicitly
         // subscribed to itself (§4.2.2, §4.4.2).
@@ -121,7 +121,7 @@ struct PresenceHandler: Sendable {
         var probe = RosterContext.presence(type: "probe")
         probe[attribute: "from"] = session.jid.description
         for item in items where item.subscription.hasTo {
-            await context.dispatch(probe, fromAlreadySet: session.jid, to: item.jid)
+            await context.dispatch(probe, fromAlreadySet: session.jid, to: item)
         }
         // The user's other resources, as a probe of the user's own account would answer.
         for resource in kernel.availableSessions(of: user) where resource !== session {
@@ -158,7 +158,7 @@ struct PresenceHandler: Sendable {
         if wasAvailable {
             for item in await subscriptions(of: user) where item.subscription.hasFrom {
                 subscribers.insert(item.jid)
-                await context.dispatch(presence, fromAlreadySet: session.jid, to: item.jid)
+                await context.dispatch(presence, fromAlreadySet: session.jid, to: item)
             }
             for resource in kernel.availableSessions(of: user) {
                 kernel.deliver(RosterContext.addressed(presence, from: session.jid, to: resource.jid), to: resource)

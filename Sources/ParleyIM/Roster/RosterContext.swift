@@ -43,6 +43,11 @@ struct RosterContext: Sendable {
         await kernel.dispatch(element, fromAlreadySet: from, to: to)
     }
 
+    /// A broadcast's copy for one contact, addressed with the string its subscription keeps.
+    func dispatch(_ element: XElement, fromAlreadySet from: JID, to contact: ContactSubscription) async {
+        await kernel.dispatch(element, fromAlreadySet: from, to: contact.jid, toAddress: contact.address)
+    }
+
     /// RFC 6121 §8.5.2.1.2 for stanzas the server handled itself: every available resource gets it.
     func deliverToAvailableResources(_ element: XElement, of user: JID) {
         for session in kernel.availableSessions(of: user) {
