@@ -8,6 +8,9 @@ import XMPPXML
 /// Hosts, sessions, modules, and the routing of stanzas between them (RFC 6120 §10, RFC 6121 §8).
 public final class Kernel: Sendable {
     public let hosts: Set<String>
+    /// The same names in a list: a server has one or a few, and comparing those beats hashing the
+    /// domain on each of the several checks every routed stanza makes.
+    private let hostList: [String]
     public let sessions: any SessionRegistry
     public let accounts: any AccountStore
     public let logger: Logger
@@ -18,6 +21,7 @@ public final class Kernel: Sendable {
     public init(hosts: Set<String>, accounts: any AccountStore, sessions: any SessionRegistry = LocalSessionRegistry(),
                 modules: [any Module], disabledModules: [any Module] = [], logger: Logger) {
         self.hosts = hosts
+        hostList = hosts.count <= 8 ? Array(hosts) : []
         self.accounts = accounts
         self.sessions = sessions
         self.logger = logger
@@ -42,7 +46,10 @@ public final class Kernel: Sendable {
     /// Stream features modules offer after authentication.
     public var streamFeatures: [XElement] { table.streamFeatures }
 
-    public func isLocal(_ jid: JID) -> Bool { hosts.contains(jid.domainpart) }
+    public func isLocal(_ jid: JID) -> Bool {
+        if hostList.isEmpty { return hosts.contains(jid.domainpart) }
+        return hostList.contains(jid.domainpart)
+    }
 
     // MARK: Sessions
 

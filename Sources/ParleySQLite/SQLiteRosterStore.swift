@@ -16,13 +16,15 @@ public final class SQLiteRosterStore: RosterStore {
         return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
             let version = try Self.version(of: key, db)
             let groups = try Self.groups(of: key, contact: nil, db)
-            let rows = try Row.fetchAll(
+            // A cursor: read at every login, its rows are decoded in place rather than copied first.
+            let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: "SELECT \(Self.entryColumns) FROM roster_entries WHERE user_jid = ? AND in_roster = 1"), arguments: [key])
+            var items: [(String, RosterItem)] = []
+            while let row = try rows.next() {
+                if let item = try Self.entry(from: row, groups: groups).item { items.append((row[0], item)) }
+            }
             // Sorted in Swift, so every backend agrees on `String` ordering; by the stored string,
             // which is the JID's canonical form, rather than by rebuilding it at every comparison.
-            let items = try rows.compactMap { row -> (String, RosterItem)? in
-                try Self.entry(from: row, groups: groups).item.map { (row[0] as String, $0) }
-            }
             return Roster(version: version, items: items.sorted { $0.0 < $1.0 }.map(\.1))
         }
     }
@@ -132,18 +134,18 @@ public final class SQLiteRosterStore: RosterStore {
 
     /// Group names by contact JID string, in position order.
     private static func groups(of user: String, contact: String?, _ db: Database) throws -> [String: [String]] {
-        let rows: [Row]
+        let rows: RowCursor
         if let contact {
-            rows = try Row.fetchAll(db.cachedStatement(sql: """
+            rows = try Row.fetchCursor(db.cachedStatement(sql: """
                 SELECT contact_jid, name FROM roster_groups WHERE user_jid = ? AND contact_jid = ? ORDER BY position
                 """), arguments: [user, contact])
         } else {
-            rows = try Row.fetchAll(db.cachedStatement(sql: """
+            rows = try Row.fetchCursor(db.cachedStatement(sql: """
                 SELECT contact_jid, name FROM roster_groups WHERE user_jid = ? ORDER BY contact_jid, position
                 """), arguments: [user])
         }
         var groups: [String: [String]] = [:]
-        for row in rows { groups[row[0] as String, default: []].append(row[1]) }
+        while let row = try rows.next() { groups[row[0] as String, default: []].append(row[1]) }
         return groups
     }
 

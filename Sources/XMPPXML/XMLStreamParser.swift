@@ -1,4 +1,9 @@
 import CExpat
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What the stream parser produces: the root's start tag, each complete top-level child, the root's end.
 public enum XMLStreamEvent: Sendable, Hashable {
@@ -325,9 +330,16 @@ public final class XMLStreamParser {
     }
 
     /// Splits expat's "uri local" name; names without a namespace have no space.
+    /// Expat's "namespace-URI name" (its separator is a space). Both parts are made straight from
+    /// expat's bytes: a whole-string copy first would be a heap allocation per element, since
+    /// most qualified names are longer than a small string holds.
     private static func split(_ raw: UnsafePointer<CChar>) -> (namespace: String, name: String) {
-        let full = String(cString: raw)
-        guard let space = full.utf8.lastIndex(of: 0x20) else { return ("", full) }
-        return (String(full[..<space]), String(full[full.index(after: space)...]))
+        let length = strlen(raw)
+        return raw.withMemoryRebound(to: UInt8.self, capacity: length) { start in
+            let bytes = UnsafeBufferPointer(start: start, count: length)
+            guard let space = bytes.lastIndex(of: 0x20) else { return ("", String(decoding: bytes, as: UTF8.self)) }
+            return (String(decoding: UnsafeBufferPointer(rebasing: bytes[..<space]), as: UTF8.self),
+                    String(decoding: UnsafeBufferPointer(rebasing: bytes[(space + 1)...]), as: UTF8.self))
+        }
     }
 }
