@@ -227,7 +227,7 @@ public struct LimitsConfig: Sendable, Equatable {
     /// default 10000, at least 1.
     public var maxOutboundQueue: Int
     /// Users whose roster subscriptions are kept in memory, the most recently read ones
-    /// (key `roster_cache_size`), default 4096 (about 1.2 KB each with 20 contacts); 0 reads the
+    /// (key `roster_cache_size`), default 4096 (1.5 to 3 KB each with 20 contacts); 0 reads the
     /// database for every presence broadcast and probe.
     public var rosterCacheSize: Int
 

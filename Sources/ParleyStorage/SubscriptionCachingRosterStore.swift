@@ -8,7 +8,8 @@ import XMPPAddress
 /// contact's, so an online user's list is read over and over while it rarely changes; ejabberd and
 /// Prosody keep online users' rosters in memory for the same reason. The cache holds at most
 /// `capacity` lists (the oldest goes first), so its memory is bounded whatever the number of
-/// sessions: about 1.2 KB for a list of twenty contacts.
+/// sessions: about 1.5 KB for a list of twenty contacts, up to 3 KB when their addresses are longer
+/// than 15 bytes (each entry keeps its contact's address as a string, see `ContactSubscription`).
 ///
 /// Coherence: every write made through this store drops the user's list once it has finished, and
 /// a list read from the backing store is kept only if no write finished while it was being read.
