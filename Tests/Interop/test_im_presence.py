@@ -428,3 +428,36 @@ def test_directed_presence_and_its_unavailable(server):
                                        "unavailable presence after the directed presence")
 
     slix.run(body)
+
+
+def test_a_broadcast_reaches_every_contact_whole_and_addressed_to_each(server):
+    """One presence update goes to several contacts and the user's other resource (§4.4.2): each
+    copy is addressed to its own recipient and carries the whole payload, escaped text included,
+    and the next update carries the new payload, not the last one's (the server writes a
+    broadcast's children once per event loop and reuses them for the following copies)."""
+    acc = unique_accounts(server, "alice", "bob", "carol", "dave")
+    alice_jid = acc["alice"][0]
+    contacts = [acc[name][0] for name in ("bob", "carol", "dave")]
+    for contact in contacts:
+        result = server.cli("user", "add-contact", alice_jid, contact)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def addressed(jid: str, to: str, *, show: str | None = None, status: str | None = None):
+        from_alice = presence_from(jid, show=show, status=status)
+        return lambda st: from_alice(st) and slix.attr(st, "to") == to
+
+    async def body():
+        async with slix.Clients(server.c2s_port) as clients:
+            others = [await clients.connect(*acc[name], resource="r") for name in ("bob", "carol", "dave")]
+            alice = await clients.connect(*acc["alice"], resource="laptop")
+            alice_phone = await clients.connect(*acc["alice"], resource="phone")
+            for status, show in (("at <lunch> & 'back' soon", "away"), ("back at my desk", "chat")):
+                alice.send_presence(pshow=show, pstatus=status)
+                for client, jid in zip(others, contacts):
+                    await client.inbox.wait_for(addressed(alice.boundjid.full, jid, show=show, status=status),
+                                                10, f"alice's '{status}' at {jid}")
+                await alice_phone.inbox.wait_for(
+                    addressed(alice.boundjid.full, alice_phone.boundjid.full, show=show, status=status),
+                    10, f"alice's '{status}' at her other resource")
+
+    slix.run(body)
