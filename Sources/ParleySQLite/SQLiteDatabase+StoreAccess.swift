@@ -33,17 +33,33 @@ extension SQLiteDatabase {
     /// writer; GRDB's asynchronous read would instead hop to a reader queue and back, which cost more
     /// than the query and turned every login (about twenty roster and account reads) into a chain of
     /// thread switches. Writes stay asynchronous: they can wait for the write lock.
+    ///
+    /// On a file the transaction runs on `directReaderConnection` (see `readOneStatement`), a plain deferred
+    /// transaction: the pool's read wraps the same transaction in `PRAGMA query_only` on and off and
+    /// first checks `PRAGMA schema_version`, which cost about as much as the roster read at every
+    /// login they were measured in.
     func read<T: Sendable, StoreError: SQLiteStoreError>(
         mappingErrorsTo _: StoreError.Type, _ body: @Sendable (Database) throws -> T
     ) async throws -> T {
-        try await mappingErrors(to: StoreError.self) { try writer.read(body) }
+        try await mappingErrors(to: StoreError.self) {
+            guard let reader = try directReader else { return try writer.read(body) }
+            return try reader.inDatabase { db in
+                var result: T?
+                try db.inTransaction(.deferred) {
+                    result = try body(db)
+                    return .commit
+                }
+                // inTransaction returns only after running the closure, which either set it or threw.
+                return result!
+            }
+        }
     }
 
     /// For reads made of a single statement: run without a transaction, since one SELECT sees one
     /// consistent snapshot by itself, which saves the BEGIN and COMMIT a read transaction costs
     /// (a third of a one-row lookup). Synchronous, as `read` is.
     ///
-    /// On a file they go to `statementReader`, a read-only connection of their own: every read
+    /// On a file they go to `directReader`, a read-only connection of their own: every read
     /// from GRDB's pool first runs `PRAGMA schema_version` (to refresh GRDB's schema cache, which
     /// these raw-SQL reads never use), and outside a transaction that is a second round of SQLite's
     /// file locks (`fcntl` calls, about five per round in WAL mode) for each lookup. A login makes
@@ -53,7 +69,7 @@ extension SQLiteDatabase {
         mappingErrorsTo _: StoreError.Type, _ body: @Sendable (Database) throws -> T
     ) async throws -> T {
         try await mappingErrors(to: StoreError.self) {
-            if let reader = try singleStatementReader { return try reader.inDatabase(body) }
+            if let reader = try directReader { return try reader.inDatabase(body) }
             return try writer.unsafeRead(body)
         }
     }

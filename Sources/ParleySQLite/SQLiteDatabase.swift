@@ -16,8 +16,8 @@ public final class SQLiteDatabase: Sendable {
     public let path: String?
     /// Shared by the stores in this module; GRDB does not appear in the public API.
     private let connection: any DatabaseWriter
-    /// A read-only connection for reads of one statement (see `readOneStatement`); nil in memory.
-    private let statementReader: DatabaseQueue?
+    /// A read-only connection of its own for every read (see `read` and `readOneStatement`); nil in memory.
+    private let directReaderConnection: DatabaseQueue?
     private let closed = Mutex(false)
 
     /// The connection(s). Throws once `close()` was called: GRDB does not guard a closed queue, and
@@ -28,12 +28,12 @@ public final class SQLiteDatabase: Sendable {
             return connection
         }
     }
-    /// The read-only connection for single-statement reads, nil for an in-memory database. Throws
+    /// The read-only connection for reads, nil for an in-memory database. Throws
     /// once `close()` was called, as `writer` does.
-    var singleStatementReader: DatabaseQueue? {
+    var directReader: DatabaseQueue? {
         get throws {
             if closed.withLock({ $0 }) { throw SQLiteDatabaseError.closed }
-            return statementReader
+            return directReaderConnection
         }
     }
     private let migrator: DatabaseMigrator
@@ -62,8 +62,8 @@ public final class SQLiteDatabase: Sendable {
         try Self.migrate(pool, with: migrator, known: migrations)
         var readOnly = Self.configuration(busyTimeout: busyTimeout)
         readOnly.readonly = true
-        readOnly.label = "parley.statements"
-        statementReader = try DatabaseQueue(path: path, configuration: readOnly)
+        readOnly.label = "parley.reads"
+        directReaderConnection = try DatabaseQueue(path: path, configuration: readOnly)
     }
 
     /// The database holds every account's SCRAM keys: only the server's user may read it. A new file
@@ -86,7 +86,7 @@ public final class SQLiteDatabase: Sendable {
     private init(inMemory queue: DatabaseQueue, migrations: [SQLiteMigration]) throws {
         self.path = nil
         self.connection = queue
-        self.statementReader = nil
+        self.directReaderConnection = nil
         self.migrator = Self.migrator(migrations)
         try Self.migrate(queue, with: migrator, known: migrations)
     }
@@ -113,7 +113,7 @@ public final class SQLiteDatabase: Sendable {
             return state
         }
         if wasClosed { return }
-        try statementReader?.close()
+        try directReaderConnection?.close()
         try connection.close()
     }
 

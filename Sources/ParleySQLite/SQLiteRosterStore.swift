@@ -73,12 +73,14 @@ public final class SQLiteRosterStore: RosterStore {
 
     public func pendingRequests(of user: JID) async throws -> [RosterEntry] {
         let key = user.bare.description
+        // Read at every login, and almost always empty: one statement finds that out, and only when
+        // there is something are the rows and their groups read together in a transaction.
+        let any = try await database.readOneStatement(mappingErrorsTo: RosterStoreError.self) { db in
+            try Row.fetchOne(db.cachedStatement(sql: Self.anyPendingSQL), arguments: [key]) != nil
+        }
+        guard any else { return [] }
         return try await database.read(mappingErrorsTo: RosterStoreError.self) { db in
-            let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT \(Self.entryColumns) FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL"),
-                arguments: [key])
-            // Read at every login, and almost always empty: the groups only when there is something.
-            if rows.isEmpty { return [] }
+            let rows = try Row.fetchAll(db.cachedStatement(sql: Self.pendingSQL), arguments: [key])
             let groups = try Self.groups(of: key, contact: nil, db)
             return try rows.map { try Self.entry(from: $0, groups: groups) }
                 .sorted { $0.contact.description < $1.contact.description }
@@ -127,6 +129,9 @@ public final class SQLiteRosterStore: RosterStore {
     }
 
     // MARK: - Rows
+
+    private static let pendingSQL = "SELECT \(entryColumns) FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL"
+    private static let anyPendingSQL = "SELECT 1 FROM roster_entries WHERE user_jid = ? AND pending_in IS NOT NULL LIMIT 1"
 
     private static func version(of user: String, _ db: Database) throws -> Int64 {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT version FROM roster_versions WHERE user_jid = ?"), arguments: [user]) ?? 0

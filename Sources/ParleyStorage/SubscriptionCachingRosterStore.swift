@@ -6,7 +6,11 @@ import XMPPAddress
 ///
 /// Every presence broadcast reads its sender's list, and every probe answer one item of the probed
 /// contact's, so an online user's list is read over and over while it rarely changes; ejabberd and
-/// Prosody keep online users' rosters in memory for the same reason. The cache holds at most
+/// Prosody keep online users' rosters in memory for the same reason (Prosody also keeps the rosters
+/// of recently probed offline users). A list is kept when it is read, when the user's roster is read
+/// (a login's roster get, just before its initial presence reads the list), and when a probe asks
+/// for an item of a user without a kept list: a login probes each of its contacts, and the other
+/// contacts of an offline user probe it in turn when they log in. The cache holds at most
 /// `capacity` lists (the oldest goes first), so its memory is bounded whatever the number of
 /// sessions: about 1.5 KB for a list of twenty contacts, up to 3 KB when their addresses are longer
 /// than 15 bytes (each entry keeps its contact's address as a string, see `ContactSubscription`).
@@ -59,25 +63,27 @@ public final class SubscriptionCachingRosterStore: RosterStore {
         let (cached, generation) = state.withLock { ($0.lists[user], $0.generation) }
         if let cached { return cached }
         let fresh = try await backing.subscriptions(of: user)
-        state.withLock { state in
-            guard state.generation == generation, state.lists[user] == nil else { return }
-            Self.keep(fresh, for: user, in: &state, capacity: capacity)
-        }
+        keep(fresh, for: user, readAt: generation)
         return fresh
     }
 
-    /// Answered from the user's kept list when there is one (the probed contact is usually online
-    /// and has broadcast its presence); otherwise one lookup, without reading the whole list.
+    /// Answered from the user's kept list, which is read and kept first when there is none.
     public func subscription(of user: JID, contact: JID) async throws -> RosterSubscription? {
-        let user = user.bare, contact = contact.bare
-        if let cached = state.withLock({ $0.lists[user] }) {
-            return cached.first { $0.jid == contact }?.subscription
-        }
-        return try await backing.subscription(of: user, contact: contact)
+        let contact = contact.bare
+        return try await subscriptions(of: user).first { $0.jid == contact }?.subscription
     }
 
+    /// Read from the backing store every time (the cache keeps no names, groups or versions); the
+    /// user's list is kept from it when none is.
     public func roster(of user: JID) async throws -> Roster {
-        try await backing.roster(of: user)
+        let user = user.bare
+        let (isKept, generation) = state.withLock { ($0.lists[user] != nil, $0.generation) }
+        let roster = try await backing.roster(of: user)
+        if !isKept {
+            keep(roster.items.map { ContactSubscription(jid: $0.jid, subscription: $0.subscription) },
+                 for: user, readAt: generation)
+        }
+        return roster
     }
 
     public func entry(of user: JID, contact: JID) async throws -> RosterEntry {
@@ -100,6 +106,15 @@ public final class SubscriptionCachingRosterStore: RosterStore {
     public func deleteRoster(of user: JID) async throws {
         defer { invalidate(user) }
         try await backing.deleteRoster(of: user)
+    }
+
+    /// Keeps `list`, read for `user` when the generation was `generation`, unless a write finished
+    /// since (it may be missing from the list) or another read kept one meanwhile.
+    private func keep(_ list: [ContactSubscription], for user: JID, readAt generation: UInt64) {
+        state.withLock { state in
+            guard state.generation == generation, state.lists[user] == nil else { return }
+            Self.keep(list, for: user, in: &state, capacity: capacity)
+        }
     }
 
     private static func keep(_ list: [ContactSubscription], for user: JID, in state: inout State, capacity: Int) {

@@ -54,10 +54,11 @@ extension PresenceHandler {
             await context.dispatch(RosterContext.presence(type: "unavailable"), from: user, to: prober)
             return
         }
-        // §4.3.2 (3): the last available presence of each available resource, from its full JID.
+        // §4.3.2 (3): the last available presence of each available resource, from its full JID
+        // (kept with that `from` by `broadcastAvailable`).
         for resource in resources {
             guard let presence = resource.state.availablePresence else { continue }
-            await context.dispatch(presence, from: resource.jid, to: prober)
+            await context.dispatch(presence, fromAlreadySet: resource.jid, to: prober)
         }
     }
 }
