@@ -39,6 +39,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     /// The authentication and idle timeouts and the whitespace keepalive, checked by the loop's
     /// `QuietStreamSweeper` instead of timers per connection.
     private var sweeper: QuietStreamSweeper?
+    var quietStreamSlot = -1
     private var connectedAt = NIODeadline.now()
     private let unauthenticatedTimeout: TimeAmount
     private let idleTimeout: TimeAmount
@@ -72,6 +73,12 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
         self.context = context
         flusher = TickFlusher.current(on: context.eventLoop)
         encoder = ElementEncoder.current(on: context.eventLoop)
+    }
+
+    /// The sweeper holds its members strongly: let go here too, should the handler ever leave a
+    /// pipeline whose channel did not go inactive first.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopSweeping()
     }
 
     func channelActive(context: ChannelHandlerContext) {

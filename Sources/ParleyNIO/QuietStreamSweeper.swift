@@ -2,8 +2,14 @@ import NIOCore
 
 /// Something a stream does when it has been quiet (or has not written) for a while, checked by the
 /// event loop's `QuietStreamSweeper`. Called on the member's event loop.
+///
+/// A member is held strongly from `add` to `remove`: it must call `remove` when its stream ends
+/// (`channelInactive`, `handlerRemoved`).
 public protocol QuietStreamMember: AnyObject {
     func sweep(now: NIODeadline)
+    /// Where the sweeper keeps the member, -1 when it keeps it nowhere. Set only by the sweeper;
+    /// members start with -1.
+    var quietStreamSlot: Int { get set }
 }
 
 /// One sweep every half second over all the streams of an event loop, for what they do when quiet:
@@ -19,12 +25,12 @@ public final class QuietStreamSweeper {
     private static let sweepers = PerEventLoop { QuietStreamSweeper(eventLoop: $0) }
     public static let interval = TimeAmount.milliseconds(500)
 
-    private struct Member {
-        weak var member: (any QuietStreamMember)?
-    }
-
     private let eventLoop: any EventLoop
-    private var members: [ObjectIdentifier: Member] = [:]
+    /// In no particular order; each member knows its slot, so removal swaps the last one into it.
+    /// An array of strong references rather than a dictionary of weak ones: a sweep reads every
+    /// member, and the hashing, weak loads and side tables made the sweep about 2 % of the CPU of a
+    /// loop with 2000 streams at 1000 messages/s.
+    private var members: ContiguousArray<any QuietStreamMember> = []
     private var task: RepeatedTask?
 
     private init(eventLoop: any EventLoop) {
@@ -37,7 +43,9 @@ public final class QuietStreamSweeper {
     }
 
     public func add(_ member: any QuietStreamMember) {
-        members[ObjectIdentifier(member)] = Member(member: member)
+        guard !holds(member) else { return }
+        member.quietStreamSlot = members.count
+        members.append(member)
         guard task == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         task = eventLoop.scheduleRepeatedTask(initialDelay: Self.interval, delay: Self.interval) { _ in
@@ -46,20 +54,41 @@ public final class QuietStreamSweeper {
     }
 
     public func remove(_ member: any QuietStreamMember) {
-        members[ObjectIdentifier(member)] = nil
+        guard holds(member) else { return }
+        let slot = member.quietStreamSlot
+        member.quietStreamSlot = -1
+        let last = members.removeLast()
+        if slot < members.count {
+            members[slot] = last
+            last.quietStreamSlot = slot
+        }
         if members.isEmpty {
             task?.cancel()
             task = nil
         }
     }
 
+    /// How many members are held (for tests).
+    var count: Int { members.count }
+
+    private func holds(_ member: any QuietStreamMember) -> Bool {
+        let slot = member.quietStreamSlot
+        return slot >= 0 && slot < members.count && members[slot] === member
+    }
+
+    /// From the last slot down: a member that removes itself (or another) moves the last member,
+    /// already swept, into the freed slot, so every member present for the whole sweep is swept,
+    /// and one moved below the current slot is swept twice (the sweeps compare times, so a second
+    /// one with the same `now` finds nothing more to do).
     private func sweep() {
         let now = NIODeadline.now()
-        for (key, entry) in members {
-            guard let member = entry.member else {
-                members[key] = nil
-                continue
-            }
+        var slot = members.count
+        while slot > 0 {
+            slot -= 1
+            // Removals during a member's sweep can shorten the array past the next slot.
+            guard slot < members.count else { continue }
+            // Read out first: the member's sweep may change `members`.
+            let member = members[slot]
             member.sweep(now: now)
         }
     }

@@ -29,6 +29,7 @@ public final class XMLStreamDecoder: ChannelInboundHandler, QuietStreamMember {
     private let releaseAfter: TimeAmount
     private var lastInput = NIODeadline.now()
     private var sweeper: QuietStreamSweeper?
+    public var quietStreamSlot = -1
 
     public init(limits: XMLStreamLimits, releaseAfter: TimeAmount = XMLStreamDecoder.defaultReleaseAfter) {
         parser = XMLStreamParser(limits: limits)
