@@ -228,8 +228,7 @@ public struct LimitsConfig: Sendable, Equatable {
     public var maxOutboundQueue: Int
     /// Users whose roster subscriptions are kept in memory, the most recently read ones: online
     /// users, and offline users that were probed (key `roster_cache_size`), default 4096 (1.5 to
-    /// 3 KB each with 20 contacts); 0 reads the
-    /// database for every presence broadcast and probe.
+    /// 3 KB each with 20 contacts); 0 reads the database for every presence broadcast and probe.
     public var rosterCacheSize: Int
 
     public init(

@@ -34,7 +34,7 @@ extension SQLiteDatabase {
     /// than the query and turned every login (about twenty roster and account reads) into a chain of
     /// thread switches. Writes stay asynchronous: they can wait for the write lock.
     ///
-    /// On a file the transaction runs on `directReaderConnection` (see `readOneStatement`), a plain deferred
+    /// On a file the transaction runs on `directReader` (see `readOneStatement`), a plain deferred
     /// transaction: the pool's read wraps the same transaction in `PRAGMA query_only` on and off and
     /// first checks `PRAGMA schema_version`, which cost about as much as the roster read at every
     /// login they were measured in.

@@ -9,8 +9,9 @@ import XMPPAddress
 /// Prosody keep online users' rosters in memory for the same reason (Prosody also keeps the rosters
 /// of recently probed offline users). A list is kept when it is read, when the user's roster is read
 /// (a login's roster get, just before its initial presence reads the list), and when a probe asks
-/// for an item of a user without a kept list: a login probes each of its contacts, and the other
-/// contacts of an offline user probe it in turn when they log in. The cache holds at most
+/// for an item of a user without a kept list and the list read has items: a login probes each of
+/// its contacts, and the other contacts of an offline user probe it in turn when they log in. The
+/// cache holds at most
 /// `capacity` lists (the oldest goes first), so its memory is bounded whatever the number of
 /// sessions: about 1.5 KB for a list of twenty contacts, up to 3 KB when their addresses are longer
 /// than 15 bytes (each entry keeps its contact's address as a string, see `ContactSubscription`).
@@ -67,10 +68,20 @@ public final class SubscriptionCachingRosterStore: RosterStore {
         return fresh
     }
 
-    /// Answered from the user's kept list, which is read and kept first when there is none.
+    /// Answered from the user's kept list; without one, the list is read and kept. An empty list is
+    /// not kept here: probes come from other servers too, and one for each of many addresses
+    /// without an account would otherwise push real users' lists out of the cache.
     public func subscription(of user: JID, contact: JID) async throws -> RosterSubscription? {
-        let contact = contact.bare
-        return try await subscriptions(of: user).first { $0.jid == contact }?.subscription
+        let user = user.bare, contact = contact.bare
+        let (cached, generation) = state.withLock { ($0.lists[user], $0.generation) }
+        let list: [ContactSubscription]
+        if let cached {
+            list = cached
+        } else {
+            list = try await backing.subscriptions(of: user)
+            if !list.isEmpty { keep(list, for: user, readAt: generation) }
+        }
+        return list.first { $0.jid == contact }?.subscription
     }
 
     /// Read from the backing store every time (the cache keeps no names, groups or versions); the

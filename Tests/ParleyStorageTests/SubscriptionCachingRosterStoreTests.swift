@@ -75,10 +75,18 @@ struct SubscriptionCachingRosterStoreTests {
         #expect(try await cache.subscription(of: alice, contact: try JID("dave@example.com")) == nil)
         #expect(backing.itemReads.load(ordering: .relaxed) == 0, "answered from the kept list")
 
+        try await subscribe(backing, bob, to: carol, .from)
         #expect(try await cache.subscription(of: bob, contact: alice) == nil)
-        #expect(try await cache.subscription(of: bob, contact: carol) == nil)
+        #expect(try await cache.subscription(of: bob, contact: carol) == .from)
         #expect(backing.itemReads.load(ordering: .relaxed) == 0)
         #expect(backing.listReads.load(ordering: .relaxed) == 2, "a probed user without a kept list has it read once")
+        #expect(cache.count == 2)
+
+        // Probes of addresses without roster items (no account, say) keep nothing.
+        let nobody = try JID("nobody@example.com")
+        #expect(try await cache.subscription(of: nobody, contact: alice) == nil)
+        #expect(try await cache.subscription(of: nobody, contact: bob) == nil)
+        #expect(backing.listReads.load(ordering: .relaxed) == 4)
         #expect(cache.count == 2)
     }
 
