@@ -41,8 +41,14 @@ public final class LocalSession: Sendable {
         stateStorage.withLock { body(&$0) }
     }
 
+    // Accessors for the fields hot paths read, so that they copy one field and not the whole state.
     public var isAvailable: Bool { stateStorage.withLock { $0.availablePresence != nil } }
+    public var availablePresence: XElement? { stateStorage.withLock { $0.availablePresence } }
+    public var isInterestedInRoster: Bool { stateStorage.withLock { $0.interestedInRoster } }
     public var priority: Int { stateStorage.withLock { $0.priority } }
+    /// The priority of the session's available presence; nil while unavailable. Read for each
+    /// message to a bare JID, without copying the rest of the state.
+    public var deliveryPriority: Int? { stateStorage.withLock { $0.availablePresence != nil ? $0.priority : nil } }
     public func has(flag: String) -> Bool { stateStorage.withLock { $0.flags.contains(flag) } }
 
     /// Queues a stanza for the client, bypassing delivery hooks (use `Kernel.deliver` for routed stanzas).

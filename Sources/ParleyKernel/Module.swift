@@ -23,10 +23,10 @@ final class ModuleTable: @unchecked Sendable {
     var serverIdentities: [DiscoIdentity] = []
     var serverExtensions: [XElement] = []
     var streamFeatures: [XElement] = []
-    var outbound: [Prioritised<OutboundHook>] = []
-    var inbound: [Prioritised<InboundHook>] = []
+    var outbound: [Prioritised<RoutingHook<OutboundStanza>>] = []
+    var inbound: [Prioritised<RoutingHook<InboundStanza>>] = []
     var undeliverable: [Prioritised<UndeliverableMessageHook>] = []
-    var delivered: [Prioritised<DeliveredMessageHook>] = []
+    var delivered: [Prioritised<(hook: DeliveredMessageHook, immediate: ImmediateDeliveredMessageHook?)>] = []
     var deliveryFilters: [DeliveryFilter] = []
     var sessionBound: [Prioritised<SessionHook>] = []
     var sessionAvailable: [Prioritised<SessionHook>] = []
@@ -79,10 +79,31 @@ public final class ModuleRegistrar {
     /// A stream feature offered to clients after authentication (e.g. roster versioning).
     public func offer(streamFeature: XElement) { table.streamFeatures.append(streamFeature) }
 
-    public func onOutbound(priority: Int = 0, _ hook: @escaping OutboundHook) { table.outbound.insert(hook, priority: priority) }
-    public func onInbound(priority: Int = 0, _ hook: @escaping InboundHook) { table.inbound.insert(hook, priority: priority) }
+    /// A hook on what local clients send. `immediate`, when given, decides the same way without
+    /// suspending, or answers `.suspend` (see `ImmediateHookResult`).
+    public func onOutbound(priority: Int = 0, immediate: ImmediateOutboundHook? = nil, _ hook: @escaping OutboundHook) {
+        table.outbound.insert(RoutingHook(hook: hook, immediate: immediate), priority: priority)
+    }
+    /// An outbound hook that never suspends.
+    public func onOutbound(priority: Int = 0, synchronous hook: @escaping @Sendable (inout OutboundStanza) -> HookResult) {
+        onOutbound(priority: priority, immediate: { ImmediateHookResult(hook(&$0)) }) { hook(&$0) }
+    }
+    /// A hook on what is addressed to a local account or the server; `immediate` as for `onOutbound`.
+    public func onInbound(priority: Int = 0, immediate: ImmediateInboundHook? = nil, _ hook: @escaping InboundHook) {
+        table.inbound.insert(RoutingHook(hook: hook, immediate: immediate), priority: priority)
+    }
+    /// An inbound hook that never suspends.
+    public func onInbound(priority: Int = 0, synchronous hook: @escaping @Sendable (inout InboundStanza) -> HookResult) {
+        onInbound(priority: priority, immediate: { ImmediateHookResult(hook(&$0)) }) { hook(&$0) }
+    }
     public func onUndeliverableMessage(priority: Int = 0, _ hook: @escaping UndeliverableMessageHook) { table.undeliverable.insert(hook, priority: priority) }
-    public func onDeliveredMessage(priority: Int = 0, _ hook: @escaping DeliveredMessageHook) { table.delivered.insert(hook, priority: priority) }
+    public func onDeliveredMessage(priority: Int = 0, immediate: ImmediateDeliveredMessageHook? = nil, _ hook: @escaping DeliveredMessageHook) {
+        table.delivered.insert((hook, immediate), priority: priority)
+    }
+    /// A delivered-message hook that never suspends.
+    public func onDeliveredMessage(priority: Int = 0, synchronous hook: @escaping @Sendable (InboundStanza, [LocalSession]) -> Void) {
+        onDeliveredMessage(priority: priority, immediate: { hook($0, $1); return true }) { hook($0, $1) }
+    }
     public func filterDelivery(_ filter: @escaping DeliveryFilter) { table.deliveryFilters.append(filter) }
     public func onSessionBound(priority: Int = 0, _ hook: @escaping SessionHook) { table.sessionBound.insert(hook, priority: priority) }
     /// The session became a delivery target: it sent initial presence (RFC 6121 §4.2), or raised its

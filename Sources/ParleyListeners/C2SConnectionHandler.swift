@@ -370,7 +370,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
                 Task.immediate { await kernel.unbind(bound) }
                 return
             }
-            router = InOrderRouter(eventLoop: eventLoop) { stanza in await kernel.route(stanza, from: bound) }
+            router = InOrderRouter(eventLoop: eventLoop) { stanza in kernel.routeImmediately(stanza, from: bound) }
             perform(machine.bindSucceeded(bound.jid))
             drainInputBacklog()
         })

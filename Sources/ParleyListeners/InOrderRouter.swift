@@ -1,21 +1,24 @@
 import NIOCore
+import ParleyKernel
 import XMPPProtocol
 
 /// Routes the stanzas of one stream strictly one after another (RFC 6120 §10.1).
 ///
-/// Each stanza's routing starts right here, on the stream's event loop, as an immediate task: a
-/// stanza whose routing never suspends (no storage access, e.g. a message to an online contact) is
-/// routed and written to its recipients before `submit` returns, without a hop to another thread.
-/// Only when routing suspends do the stanzas after it wait; they go on, in order, on the event loop
-/// once it has finished. Belongs to one stream: use it only on `eventLoop`.
+/// Each stanza's routing starts right here, on the stream's event loop: a stanza whose routing never
+/// suspends (no storage access, e.g. a message to an online contact) is routed and written to its
+/// recipients before `submit` returns, without a task or a hop to another thread. What is left of
+/// a routing that must suspend runs as an immediate task; the stanzas after it wait, and go on, in
+/// order, on the event loop once it has finished. Belongs to one stream: use it only on `eventLoop`.
 final class InOrderRouter {
     private let eventLoop: any EventLoop
-    private let route: @Sendable (Stanza) async -> Void
+    private let route: (Stanza) -> RoutingRemainder?
     private var backlog: [Stanza] = []
     private var backlogStart = 0
     private var busy = false
 
-    init(eventLoop: any EventLoop, route: @escaping @Sendable (Stanza) async -> Void) {
+    /// - Parameter route: routes a stanza as far as it goes without suspending, and returns the rest
+    ///   (`Kernel.routeImmediately`, `Kernel.dispatchImmediately`).
+    init(eventLoop: any EventLoop, route: @escaping (Stanza) -> RoutingRemainder?) {
         self.eventLoop = eventLoop
         self.route = route
     }
@@ -57,8 +60,8 @@ final class InOrderRouter {
     /// Starts routing; true when it already finished. Otherwise `resumed()` runs on the event loop
     /// when it does.
     private func routeFinishedInline(_ stanza: Stanza) -> Bool {
-        let route = self.route
-        return ImmediateWork.finishedInline(on: eventLoop, { await route(stanza) }, resumed: { [self] in resumed() })
+        guard let remainder = route(stanza) else { return true }
+        return ImmediateWork.finishedInline(on: eventLoop, remainder, resumed: { [self] in resumed() })
     }
 
     private func resumed() {

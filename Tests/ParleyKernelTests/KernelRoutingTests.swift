@@ -155,6 +155,21 @@ private func errorCondition(_ element: XElement?) -> String? {
         #expect(high.delivered.count == 2 && low.delivered.count == 1 && negative.delivered.isEmpty)
     }
 
+    @Test func bareJIDMessagesGoToEveryResourceSharingTheHighestPriority() async {
+        let kernel = makeKernel()
+        let alice = await login(kernel, "alice@localhost/a")
+        // Bound lowest first, so the highest is found after a lower one was taken.
+        let low = await login(kernel, "bob@localhost/low")
+        let first = await login(kernel, "bob@localhost/first")
+        let second = await login(kernel, "bob@localhost/second")
+        low.session.update { $0.priority = 1 }
+        first.session.update { $0.priority = 5 }
+        second.session.update { $0.priority = 5 }
+        await kernel.route(stanza("message", ["to": "bob@localhost", "from": "alice@localhost/a", "type": "chat"]), from: alice.session)
+        #expect(low.delivered.isEmpty)
+        #expect(first.delivered.count == 1 && second.delivered.count == 1)
+    }
+
     @Test func messagesToOnlyNegativePriorityResourcesAreUndeliverable() async {
         let kernel = makeKernel()
         let alice = await login(kernel, "alice@localhost/a")

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import ParleyKernel
 @testable import ParleyListeners
 import Synchronization
 import Testing
@@ -51,9 +52,15 @@ struct InOrderRouterTests {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let log = RouteLog()
         let routedInline = try await loop.submit {
-            let router = InOrderRouter(eventLoop: loop) { stanza in
-                log.start(stanza.id ?? "")
-                log.finish(stanza.id ?? "")
+            let router = InOrderRouter(eventLoop: loop) { stanza -> RoutingRemainder? in
+                let id = stanza.id ?? ""
+                log.start(id)
+                // "a" is routed synchronously; "b" and "c" have a remainder that runs but never suspends.
+                if id == "a" {
+                    log.finish(id)
+                    return nil
+                }
+                return { log.finish(id) }
             }
             var inline: [Bool] = []
             for id in ["a", "b", "c"] {
@@ -70,12 +77,18 @@ struct InOrderRouterTests {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let log = RouteLog()
         let router = try await loop.submit {
-            NIOLoopBound(InOrderRouter(eventLoop: loop) { stanza in
+            NIOLoopBound(InOrderRouter(eventLoop: loop) { stanza -> RoutingRemainder? in
                 let id = stanza.id ?? ""
                 log.start(id)
                 // Every other stanza waits, as a storage write would.
-                if id.hasPrefix("slow") { try? await Task.sleep(for: .milliseconds(20)) }
-                log.finish(id)
+                guard id.hasPrefix("slow") else {
+                    log.finish(id)
+                    return nil
+                }
+                return {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    log.finish(id)
+                }
             }, eventLoop: loop)
         }.get()
         let ids = ["fast1", "slow1", "fast2", "fast3", "slow2", "fast4"]

@@ -50,10 +50,14 @@ public struct BlockingModule: Module {
         registrar.handleIQ("unblock", namespace: Self.namespace, types: [.set], target: .account) { request in
             await unblock(request, kernel: kernel)
         }
-        registrar.onInbound(priority: Self.hookPriority) { inbound in
+        registrar.onInbound(priority: Self.hookPriority, immediate: { inbound in
+            filterInboundImmediately(inbound, kernel: kernel)
+        }) { inbound in
             await filterInbound(inbound, kernel: kernel)
         }
-        registrar.onOutbound(priority: Self.hookPriority) { outbound in
+        registrar.onOutbound(priority: Self.hookPriority, immediate: { outbound in
+            filterOutboundImmediately(outbound)
+        }) { outbound in
             await filterOutbound(outbound, kernel: kernel)
         }
         registrar.filterDelivery { stanza, session in
@@ -141,6 +145,14 @@ public struct BlockingModule: Module {
     func isBlocked(_ other: JID, by user: JID, kernel: Kernel) async -> Bool {
         guard !Self.isExempt(other, for: user) else { return false }
         return await list(of: user, kernel: kernel)?.blocks(other) ?? false
+    }
+
+    /// `isBlocked` when the answer is known without reading the store (the user blocks nobody, or
+    /// the user's list is cached); nil when the list must be read.
+    func knownBlocked(_ other: JID, by user: JID) -> Bool? {
+        guard !Self.isExempt(other, for: user) else { return false }
+        if owners.certainlyHasNoList(user) { return false }
+        return cache.list(of: user)?.blocks(other)
     }
 
     static func isExempt(_ other: JID, for user: JID) -> Bool {

@@ -22,12 +22,11 @@ public struct CapsModule: Module {
         // XEP-0115 §7: an entity that supports caps says so.
         registrar.advertise(feature: EntityCapabilities.namespace)
         let node = self.node
-        registrar.onInbound(priority: 100) { [unowned kernel = registrar.kernel] inbound in
+        registrar.onInbound(priority: 100, immediate: { inbound in
+            Self.requestedNode(inbound, under: node) == nil ? .pass : .suspend
+        }) { [unowned kernel = registrar.kernel] inbound in
             let stanza = inbound.stanza
-            guard stanza.kind == .iq, stanza.type == "get", inbound.to.localpart == nil,
-                  let query = stanza.element.elements.first,
-                  query.name == "query", query.namespace == ServiceDiscoveryInfo.namespace,
-                  let requested = query[attribute: "node"], requested.hasPrefix(node + "#") else { return .pass }
+            guard let requested = Self.requestedNode(inbound, under: node) else { return .pass }
             let info = Self.serverInfo(of: kernel)
             // Only the current ver is ours; an old one is an unknown node for the disco module to refuse.
             guard requested == node + "#" + EntityCapabilities.verificationString(of: info) else { return .pass }
@@ -35,6 +34,16 @@ public struct CapsModule: Module {
             await kernel.send(stanza.iqResult(payload: info.query(node: requested), from: inbound.to.description))
             return .handled
         }
+    }
+
+    /// The node of a disco#info query to the server for one of `node`'s verification strings.
+    private static func requestedNode(_ inbound: InboundStanza, under node: String) -> String? {
+        let stanza = inbound.stanza
+        guard stanza.kind == .iq, stanza.type == "get", inbound.to.localpart == nil,
+              let query = stanza.element.elements.first,
+              query.name == "query", query.namespace == ServiceDiscoveryInfo.namespace,
+              let requested = query[attribute: "node"], requested.hasPrefix(node + "#") else { return nil }
+        return requested
     }
 
     /// What the server's disco#info lists (XEP-0030): the identities, features and forms modules registered.

@@ -30,13 +30,13 @@ public struct CarbonsModule: Module {
         registrar.handleIQ("disable", namespace: Self.namespace, types: [.set], target: .account) { request in
             Self.setEnabled(false, request, kernel: kernel)
         }
-        registrar.onDeliveredMessage { inbound, delivered in
+        registrar.onDeliveredMessage(synchronous: { inbound, delivered in
             Self.copyReceived(inbound, deliveredTo: delivered, kernel: kernel)
-        }
-        registrar.onOutbound(priority: Self.outboundPriority) { outbound in
+        })
+        registrar.onOutbound(priority: Self.outboundPriority, synchronous: { outbound in
             Self.copySent(outbound, kernel: kernel)
             return .pass
-        }
+        })
     }
 
     /// XEP-0280 §4, §5: the flag is per session; repeating an enable or disable is not an error (§10.1).

@@ -78,18 +78,17 @@ public struct LastActivityModule: Module {
         }
 
         // §4: a query to a full JID MUST NOT reach the resource of someone not allowed to see its presence.
-        registrar.onInbound { [unowned kernel = registrar.kernel] inbound in
-            let stanza = inbound.stanza
-            guard stanza.kind == .iq, stanza.type == "get", inbound.to.localpart != nil, inbound.to.resourcepart != nil,
-                  let payload = stanza.element.elements.first,
-                  payload.name == "query", payload.namespace == Self.namespace else { return .pass }
+        registrar.onInbound(immediate: { inbound in
+            Self.isQueryToResource(inbound) ? .suspend : .pass
+        }) { [unowned kernel = registrar.kernel] inbound in
+            guard Self.isQueryToResource(inbound) else { return .pass }
             if await mayAsk(inbound.from, inbound.to) { return .pass }
-            kernel.bounce(stanza, StanzaError(.forbidden))
+            kernel.bounce(inbound.stanza, StanzaError(.forbidden))
             return .handled
         }
 
         // The status of the last unavailable presence a session broadcast (RFC 6121 §4.5.1).
-        registrar.onOutbound(priority: Self.outboundPriority) { outbound in
+        registrar.onOutbound(priority: Self.outboundPriority, synchronous: { outbound in
             let stanza = outbound.stanza
             guard stanza.kind == .presence, stanza.toString == nil else { return .pass }
             switch stanza.type {
@@ -101,7 +100,7 @@ public struct LastActivityModule: Module {
                 break
             }
             return .pass
-        }
+        })
 
         registrar.onSessionClosed { [unowned kernel = registrar.kernel] session in
             let status = leavingStatuses.remove(session) ?? ""
@@ -134,6 +133,15 @@ public struct LastActivityModule: Module {
     }
 
     /// `<query xmlns='jabber:iq:last' seconds='…'>status</query>` (§2).
+    /// A last-activity query to a resource, which §4 lets through only to those who may see the
+    /// resource's presence.
+    static func isQueryToResource(_ inbound: InboundStanza) -> Bool {
+        let stanza = inbound.stanza
+        guard stanza.kind == .iq, stanza.type == "get", inbound.to.localpart != nil, inbound.to.resourcepart != nil,
+              let payload = stanza.element.elements.first else { return false }
+        return payload.name == "query" && payload.namespace == namespace
+    }
+
     static func reply(seconds: Int64, status: String = "") -> XElement {
         var query = XElement("query", namespace: Self.namespace, ["seconds": String(seconds)])
         if !status.isEmpty { query.append(text: status) }

@@ -13,7 +13,7 @@ extension PresenceHandler {
         let user = session.jid.bare
         if target.bare == user {
             for resource in kernel.availableSessions(of: user) {
-                guard let presence = resource.state.availablePresence else { continue }
+                guard let presence = resource.availablePresence else { continue }
                 kernel.deliver(RosterContext.addressed(presence, from: resource.jid, to: session.jid), to: session)
             }
             return
@@ -57,7 +57,7 @@ extension PresenceHandler {
         // §4.3.2 (3): the last available presence of each available resource, from its full JID
         // (kept with that `from` by `broadcastAvailable`).
         for resource in resources {
-            guard let presence = resource.state.availablePresence else { continue }
+            guard let presence = resource.availablePresence else { continue }
             await context.dispatch(presence, fromAlreadySet: resource.jid, to: prober)
         }
     }

@@ -14,6 +14,17 @@ struct PresenceHandler: Sendable {
 
     // MARK: Hooks
 
+    /// Whether `outbound` needs this handler; what it passes on untouched routes without it.
+    static func handlesOutbound(_ outbound: OutboundStanza) -> Bool {
+        outbound.stanza.kind == .presence && outbound.stanza.type != "error"
+    }
+
+    /// Whether `inbound` needs this handler: subscription stanzas and probes for an account.
+    static func handlesInbound(_ inbound: InboundStanza) -> Bool {
+        guard inbound.stanza.kind == .presence, inbound.to.localpart != nil, let type = inbound.stanza.type else { return false }
+        return type == "probe" || SubscriptionStanzaType(rawValue: type) != nil
+    }
+
     /// Presence a client sent.
     func outbound(_ outbound: inout OutboundStanza) async -> HookResult {
         guard outbound.stanza.kind == .presence else { return .pass }
@@ -125,7 +136,7 @@ struct PresenceHandler: Sendable {
         }
         // The user's other resources, as a probe of the user's own account would answer.
         for resource in kernel.availableSessions(of: user) where resource !== session {
-            guard let other = resource.state.availablePresence else { continue }
+            guard let other = resource.availablePresence else { continue }
             kernel.deliver(RosterContext.addressed(other, from: resource.jid, to: session.jid), to: session)
         }
         // §3.1.3: requests that are still unanswered are delivered again at each login.

@@ -58,7 +58,7 @@ struct RosterContext: Sendable {
     /// RFC 6121 §3.1.5: a new subscriber gets the user's current presence from each available resource.
     func sendCurrentPresence(of user: JID, to contact: JID) async {
         for session in kernel.availableSessions(of: user) {
-            guard let presence = session.state.availablePresence else { continue }
+            guard let presence = session.availablePresence else { continue }
             await dispatch(Self.addressed(presence, from: session.jid, to: contact))
         }
     }
@@ -75,7 +75,7 @@ struct RosterContext: Sendable {
     /// RFC 6121 §2.1.6: a roster push to every interested resource of the user.
     func push(_ itemElement: XElement, version: Int64, to user: JID) {
         let query = RosterXML.query(items: [itemElement], version: version)
-        for session in kernel.sessions.sessions(for: user.bare) where session.state.interestedInRoster {
+        for session in kernel.sessions.sessions(for: user.bare) where session.isInterestedInRoster {
             // No `from`: a push comes from the user's own account (§2.1.6).
             var iq = XElement("iq", namespace: NS.client)
             iq[attribute: "type"] = "set"

@@ -47,8 +47,12 @@ public struct RosterPresenceModule: Module {
         if options.preApproval {
             registrar.offer(streamFeature: XElement("sub", namespace: RosterNamespaces.preApproval))
         }
-        registrar.onOutbound(priority: Self.hookPriority) { outbound in await presence.outbound(&outbound) }
-        registrar.onInbound(priority: Self.hookPriority) { inbound in await presence.inbound(&inbound) }
+        registrar.onOutbound(priority: Self.hookPriority, immediate: { outbound in
+            PresenceHandler.handlesOutbound(outbound) ? .suspend : .pass
+        }) { outbound in await presence.outbound(&outbound) }
+        registrar.onInbound(priority: Self.hookPriority, immediate: { inbound in
+            PresenceHandler.handlesInbound(inbound) ? .suspend : .pass
+        }) { inbound in await presence.inbound(&inbound) }
         registrar.onSessionClosed(priority: Self.hookPriority) { session in await presence.sessionClosed(session) }
         registrar.onAccountDeleted { user in await Self.accountDeleted(user, context: context, presence: presence) }
     }

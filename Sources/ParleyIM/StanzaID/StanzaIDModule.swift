@@ -21,11 +21,11 @@ public struct StanzaIDModule: Module {
         let makeID = makeID
         // XEP-0359 §5: announced by the entity that assigns the ids, here each account.
         registrar.advertise(feature: Self.namespace, on: .account)
-        registrar.onInbound(priority: Self.hookPriority) { inbound in
+        registrar.onInbound(priority: Self.hookPriority, synchronous: { inbound in
             guard inbound.stanza.kind == .message, inbound.to.localpart != nil else { return .pass }
             inbound.stanza.element = Self.stamp(inbound.stanza.element, by: inbound.to.bare, id: makeID)
             return .pass
-        }
+        })
     }
 
     /// Removes the stanza-ids `by` the account and, for messages the account assigns ids to, adds a fresh one.

@@ -35,7 +35,7 @@ final class OutboundLink: @unchecked Sendable {
     /// XEP-0288: the peer's stanzas on this bidirectional link, routed in order (RFC 6120 §10.1).
     private lazy var inboundRouter: InOrderRouter = {
         let kernel = server.kernel
-        return InOrderRouter(eventLoop: eventLoop) { stanza in await kernel.dispatch(stanza) }
+        return InOrderRouter(eventLoop: eventLoop) { stanza in kernel.dispatchImmediately(stanza) }
     }()
 
     init(pair: DomainPair, eventLoop: any EventLoop, manager: S2SLinkManager) {

@@ -47,7 +47,7 @@ final class S2SInboundHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         let kernel = server.kernel
-        router = InOrderRouter(eventLoop: context.eventLoop) { stanza in await kernel.dispatch(stanza) }
+        router = InOrderRouter(eventLoop: context.eventLoop) { stanza in kernel.dispatchImmediately(stanza) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
