@@ -52,6 +52,9 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     /// Routed stanzas are written at once and flushed at the end of the loop's tick, together.
     private var flusher: TickFlusher?
     private var flushPending = false
+    /// Whether something was written since the last flush. A client's stanza routed elsewhere
+    /// writes nothing to its own stream, and an empty flush still walks the pipeline to the socket.
+    private var unflushed = false
     private var closed = false
     private var encoder: ElementEncoder?
     /// Shared by all client streams: the prefixes their headers declare are the same.
@@ -207,12 +210,19 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
                 perform(machine.terminate(StreamError(.unsupportedStanzaType)))
             case .closeConnection:
                 closed = true
-                context.flush()
+                flush(context)
                 context.close(promise: nil)
                 return
             }
         }
         for start in work { start() }
+        // With a deferred flush already queued (stanzas routed to this session during the tick),
+        // that one writes everything in one call.
+        if unflushed && !flushPending { flush(context) }
+    }
+
+    private func flush(_ context: ChannelHandlerContext) {
+        unflushed = false
         context.flush()
     }
 
@@ -257,13 +267,19 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
 
     private func write(_ buffer: ByteBuffer, flush: Bool, context: ChannelHandlerContext) {
         wroteSinceSweep = true
-        if flush { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) } else { context.write(wrapOutboundOut(buffer), promise: nil) }
+        if flush {
+            unflushed = false
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            unflushed = true
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
     }
 
     private func startTLS(context: ChannelHandlerContext, host: String) {
         // RFC 6120 §5.4.3.3 and the STARTTLS command-injection attacks: plaintext buffered after
         // <starttls/> must not be read as if it had come over TLS.
-        context.flush()
+        flush(context)
         guard decoder.unconsumedByteCount == 0, let tls = server.tls else {
             closed = true
             context.close(promise: nil)
@@ -403,7 +419,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
 
     func flushDeferred() {
         flushPending = false
-        context?.flush()
+        if unflushed, let context { flush(context) }
     }
 
     func terminate(_ error: StreamError) {

@@ -22,6 +22,8 @@ final class S2SInboundHandler: ChannelInboundHandler {
     private var remoteAddress = "unknown"
     private var recorder: PeerCertificateRecorder?
     private var registryTokens: [Int] = []
+    /// Whether something was written since the last flush.
+    private var unflushed = false
     /// Remote domains this connection is counted against (per-domain connection limit).
     private var countedDomains: Set<String> = []
     /// XEP-0288: the pairs we may send on over this stream, registered with the link manager.
@@ -151,7 +153,11 @@ final class S2SInboundHandler: ChannelInboundHandler {
                 return
             }
         }
-        context.flush()
+        // Most batches (stanzas from the peer) write nothing back, and an empty flush still walks the pipeline.
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
     }
 
     /// XEP-0288: a stanza of ours for the peer, over its bidirectional stream.
@@ -178,6 +184,7 @@ final class S2SInboundHandler: ChannelInboundHandler {
 
     private func write(_ text: String) {
         guard let context, context.channel.isActive else { return }
+        unflushed = true
         context.write(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
     }
 
