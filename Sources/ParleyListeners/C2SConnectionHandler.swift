@@ -52,9 +52,14 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     /// Routed stanzas are written at once and flushed at the end of the loop's tick, together.
     private var flusher: TickFlusher?
     private var flushPending = false
-    /// Whether something was written since the last flush. A client's stanza routed elsewhere
-    /// writes nothing to its own stream, and an empty flush still walks the pipeline to the socket.
-    private var unflushed = false
+    /// Everything written since the last flush, in one buffer that goes down the pipeline as one
+    /// write when flushed: a presence broadcast or a login's probe answers put many stanzas on one
+    /// stream in a tick, and each write of its own cost a trip down the pipeline, an entry in the
+    /// channel's queue and a buffer. Nil when nothing was written: a client's stanza routed
+    /// elsewhere writes nothing to its own stream, and an empty flush still walks the pipeline.
+    /// Element boundaries are not kept: right for a byte stream (RFC 6120 §4); a transport that
+    /// frames each element (WebSocket, RFC 7395 §3.3.3) must frame from the elements, not these writes.
+    private var pendingOutput: ByteBuffer?
     private var closed = false
     private var encoder: ElementEncoder?
     /// Shared by all client streams: the prefixes their headers declare are the same.
@@ -218,11 +223,14 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
         for start in work { start() }
         // With a deferred flush already queued (stanzas routed to this session during the tick),
         // that one writes everything in one call.
-        if unflushed && !flushPending { flush(context) }
+        if pendingOutput != nil && !flushPending { flush(context) }
     }
 
     private func flush(_ context: ChannelHandlerContext) {
-        unflushed = false
+        if let output = pendingOutput {
+            pendingOutput = nil
+            context.write(wrapOutboundOut(output), promise: nil)
+        }
         context.flush()
     }
 
@@ -255,25 +263,17 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
 
     private func writeRaw(_ text: String, flush: Bool) {
         guard let context, context.channel.isActive else { return }
-        write(context.channel.allocator.buffer(string: text), flush: flush, context: context)
+        wroteSinceSweep = true
+        if pendingOutput == nil { pendingOutput = context.channel.allocator.buffer(capacity: text.utf8.count) }
+        pendingOutput!.writeString(text)
+        if flush { self.flush(context) }
     }
 
     /// Writes a stanza or other element of the stream, unflushed.
     private func write(_ element: XElement) {
         guard let context, context.channel.isActive, let encoder else { return }
-        let buffer = encoder.encode(element, with: Self.serializer, inheritedNamespace: NS.client, allocator: context.channel.allocator)
-        write(buffer, flush: false, context: context)
-    }
-
-    private func write(_ buffer: ByteBuffer, flush: Bool, context: ChannelHandlerContext) {
         wroteSinceSweep = true
-        if flush {
-            unflushed = false
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        } else {
-            unflushed = true
-            context.write(wrapOutboundOut(buffer), promise: nil)
-        }
+        encoder.encode(element, with: Self.serializer, inheritedNamespace: NS.client, appendingTo: &pendingOutput, allocator: context.channel.allocator)
     }
 
     private func startTLS(context: ChannelHandlerContext, host: String) {
@@ -419,7 +419,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
 
     func flushDeferred() {
         flushPending = false
-        if unflushed, let context { flush(context) }
+        if pendingOutput != nil, let context { flush(context) }
     }
 
     func terminate(_ error: StreamError) {

@@ -23,14 +23,15 @@ public final class ElementEncoder {
         encoders.current(on: eventLoop)
     }
 
+    /// Appends `element`'s markup to `buffer`, which is allocated to fit it when nil.
     public func encode(
-        _ element: XElement, with serializer: XMLSerializer, inheritedNamespace: String, allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
+        _ element: XElement, with serializer: XMLSerializer, inheritedNamespace: String,
+        appendingTo buffer: inout ByteBuffer?, allocator: ByteBufferAllocator
+    ) {
         scratch.removeAll(keepingCapacity: true)
         serializer.write(element, inheritedNamespace: inheritedNamespace, into: &scratch, memo: &memo)
-        var buffer = allocator.buffer(capacity: scratch.count)
-        buffer.writeBytes(scratch)
+        if buffer == nil { buffer = allocator.buffer(capacity: scratch.count) }
+        buffer!.writeBytes(scratch)
         if scratch.capacity > Self.keptCapacity { scratch = [] }
-        return buffer
     }
 }
