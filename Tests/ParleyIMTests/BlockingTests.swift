@@ -311,6 +311,29 @@ struct BlockingTests {
         #expect(again.messages.isEmpty)
     }
 
+    @Test func whileListsAreKnownStanzasAreDecidedWithoutSuspending() async throws {
+        let h = try await MessagingHarness([BlockingModule(store: InMemoryBlocklistStore())])
+        let alice = await h.login("alice@localhost/a")
+        let bob = await h.login("bob@localhost/b")
+        let carol = await h.login("carol@localhost/c")
+        await block(h, alice, "bob@localhost")
+        for client in [alice, bob, carol] { client.clear() }
+        func routeImmediately(_ client: MessagingClient, to: String, id: String) -> RoutingRemainder? {
+            var message = MessagingHarness.message(to: to, id: id)
+            message[attribute: "from"] = client.jid.description
+            return h.kernel.routeImmediately(Stanza(message)!, from: client.session)
+        }
+        // Alice's list is cached while she is online; Bob and Carol block nobody (the owners are known).
+        #expect(routeImmediately(bob, to: "alice@localhost", id: "in") == nil)
+        #expect(routeImmediately(alice, to: "bob@localhost/b", id: "out") == nil)
+        #expect(routeImmediately(carol, to: "alice@localhost", id: "ok") == nil)
+        #expect(MessagingHarness.errorCondition(bob.delivered.first) == "service-unavailable")
+        #expect(bob.messages.allSatisfy { $0[attribute: "type"] == "error" })
+        #expect(alice.delivered.map { $0[attribute: "id"] } == ["out", "ok"])
+        #expect(blockedCondition(alice.delivered[0]))
+        #expect(alice.delivered[1][attribute: "type"] == "chat")
+    }
+
     @Test func anOfflineUserWhoBlocksNobodyNeedsNoRead() async throws {
         let store = CountingBlocklistStore()
         let offline = InMemoryOfflineStore()

@@ -132,7 +132,6 @@ public struct LastActivityModule: Module {
         }
     }
 
-    /// `<query xmlns='jabber:iq:last' seconds='…'>status</query>` (§2).
     /// A last-activity query to a resource, which §4 lets through only to those who may see the
     /// resource's presence.
     static func isQueryToResource(_ inbound: InboundStanza) -> Bool {
@@ -142,6 +141,7 @@ public struct LastActivityModule: Module {
         return payload.name == "query" && payload.namespace == namespace
     }
 
+    /// `<query xmlns='jabber:iq:last' seconds='…'>status</query>` (§2).
     static func reply(seconds: Int64, status: String = "") -> XElement {
         var query = XElement("query", namespace: Self.namespace, ["seconds": String(seconds)])
         if !status.isEmpty { query.append(text: status) }
