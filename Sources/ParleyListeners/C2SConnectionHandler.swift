@@ -11,17 +11,20 @@ import XMPPSASL
 import XMPPStream
 import XMPPXML
 
-/// Drives one client connection: feeds stream events to a `C2SStateMachine` and performs its actions.
+/// Drives one client connection: parses its bytes (`XMLStreamInput`), feeds the stream events to a
+/// `C2SStateMachine` and performs its actions.
 ///
 /// Runs entirely on its channel's event loop. Work that has to leave the loop (credential lookups,
 /// IQ handlers) comes back to it before the connection's next input is processed, so stanzas from one
 /// session keep their order (RFC 6120 §10.1).
 final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, TickFlushable {
-    typealias InboundIn = DecodedStreamEvent
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let server: C2SServerContext
-    private let decoder: XMLStreamDecoder
+    /// Parsed here rather than by a decoder handler in front: each stanza would otherwise cost a
+    /// trip up the pipeline, boxed into an `NIOAny`.
+    private var input: XMLStreamInput
     private let directTLS: Bool
     private var machine: C2SStateMachine
     private var context: ChannelHandlerContext?
@@ -65,9 +68,9 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     /// Shared by all client streams: the prefixes their headers declare are the same.
     private static let serializer = XMLSerializer()
 
-    init(server: C2SServerContext, decoder: XMLStreamDecoder, directTLS: Bool) {
+    init(server: C2SServerContext, directTLS: Bool) {
         self.server = server
-        self.decoder = decoder
+        self.input = XMLStreamInput(limits: server.limits.beforeAuth)
         self.directTLS = directTLS
         self.machine = C2SStateMachine(configuration: server.configuration, directTLS: directTLS, makeStreamID: { RandomID.make(length: 16) })
         unauthenticatedTimeout = .milliseconds(Int64(server.limits.unauthenticatedTimeout * 1000))
@@ -122,12 +125,26 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let input = unwrapInboundIn(data)
+        switch input.feed(unwrapInboundIn(data)) {
+        case .failure(let error):
+            receive(.failure(error))
+        case .success(let events):
+            // A stream restart (RFC 6120 §4.3.3) resets the parser: what was parsed after the old
+            // stream's last element belongs to no stream and is dropped.
+            let generation = input.generation
+            for event in events {
+                guard generation == input.generation else { return }
+                receive(.event(StreamEvent(event)))
+            }
+        }
+    }
+
+    private func receive(_ event: DecodedStreamEvent) {
         if suspended {
-            inputBacklog.append(input)
+            inputBacklog.append(event)
             return
         }
-        process(input)
+        process(event)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -193,7 +210,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
             case .startTLS(let host):
                 startTLS(context: context, host: host)
             case .resetParser(let authenticated):
-                decoder.reset(limits: authenticated ? server.limits.afterAuth : server.limits.beforeAuth)
+                input.reset(limits: authenticated ? server.limits.afterAuth : server.limits.beforeAuth)
             case .lookupCredentials(let username, let host, let hash):
                 work.append { self.lookupCredentials(username: username, host: host, hash: hash, context: context) }
             case .authenticated(let user):
@@ -237,6 +254,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     /// Called by the loop's sweeper twice a second.
     func sweep(now: NIODeadline) {
         guard !closed else { return }
+        input.sweep(now: now)
         if wroteSinceSweep {
             wroteSinceSweep = false
             lastOutput = now
@@ -245,7 +263,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
             server.logger.info("c2s connection did not authenticate in time", metadata: ["address": "\(remoteAddress)"])
             stopSweeping()
             terminate(StreamError(.connectionTimeout, text: "authentication took too long"))
-        } else if now - decoder.lastInputTime >= idleTimeout {
+        } else if now - input.lastInputTime >= idleTimeout {
             // RFC 6120 §4.9.3.4: the peer has generated no traffic for too long.
             server.logger.info("c2s connection idle, closing", metadata: ["address": "\(remoteAddress)"])
             stopSweeping()
@@ -280,7 +298,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
         // RFC 6120 §5.4.3.3 and the STARTTLS command-injection attacks: plaintext buffered after
         // <starttls/> must not be read as if it had come over TLS.
         flush(context)
-        guard decoder.unconsumedByteCount == 0, let tls = server.tls else {
+        guard input.unconsumedByteCount == 0, let tls = server.tls else {
             closed = true
             context.close(promise: nil)
             return
@@ -294,7 +312,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
             context.close(promise: nil)
             return
         }
-        decoder.reset(limits: server.limits.beforeAuth)
+        input.reset(limits: server.limits.beforeAuth)
     }
 
     private func lookupCredentials(username: String, host: String, hash: SCRAMHash, context: ChannelHandlerContext) {

@@ -19,8 +19,7 @@ public enum C2SListener {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let decoder = XMLStreamDecoder(limits: server.limits.beforeAuth)
-                    let handler = C2SConnectionHandler(server: server, decoder: decoder, directTLS: directTLS)
+                    let handler = C2SConnectionHandler(server: server, directTLS: directTLS)
                     let operations = channel.pipeline.syncOperations
                     if directTLS, let tls = server.tls {
                         let loopBound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
@@ -28,7 +27,6 @@ public enum C2SListener {
                             loopBound.value.selectedTLSHost(host)
                         })
                     }
-                    try operations.addHandler(decoder)
                     try operations.addHandler(handler)
                 }
             }
