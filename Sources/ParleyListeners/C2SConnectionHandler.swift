@@ -254,7 +254,7 @@ final class C2SConnectionHandler: ChannelInboundHandler, QuietStreamMember, Tick
     /// Called by the loop's sweeper twice a second.
     func sweep(now: NIODeadline) {
         guard !closed else { return }
-        input.sweep(now: now)
+        if let sweeper { input.sweep(now: now, sweeper: sweeper) }
         if wroteSinceSweep {
             wroteSinceSweep = false
             lastOutput = now

@@ -51,7 +51,8 @@ public final class XMLStreamDecoder: ChannelInboundHandler, QuietStreamMember {
     public var lastInputTime: NIODeadline { input.lastInputTime }
 
     public func sweep(now: NIODeadline) {
-        input.sweep(now: now)
+        guard let sweeper else { return }
+        input.sweep(now: now, sweeper: sweeper)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {

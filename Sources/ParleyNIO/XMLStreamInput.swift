@@ -16,9 +16,10 @@ public enum DecodedStreamEvent: Sendable {
 ///
 /// `reset(limits:)` starts a new parser on a stream restart (RFC 6120 §4.3.3); the reader checks
 /// `generation` between events and drops those parsed from the old stream. When the peer has sent
-/// nothing for `releaseAfter`, `sweep(now:)` releases the parser's expat state (see
-/// `XMLStreamParser.releaseIfIdle`): most connections of a server are idle most of the time, and
-/// expat's buffers were the largest part of their memory.
+/// nothing for `releaseAfter` (or less while the loop is crowded, see `QuietStreamSweeper`),
+/// `sweep(now:sweeper:)` releases the parser's expat state (see `XMLStreamParser.releaseIfIdle`):
+/// most connections of a server are idle most of the time, and expat's buffers were the largest
+/// part of their memory.
 public struct XMLStreamInput {
     /// How long a stream must be quiet before its parser state is released.
     public static let defaultReleaseAfter = TimeAmount.seconds(2)
@@ -61,9 +62,12 @@ public struct XMLStreamInput {
         }
     }
 
-    /// Called by the loop's sweeper: releases the parser state if the peer has been quiet long enough.
-    public func sweep(now: NIODeadline) {
-        guard !failed, now - lastInputTime >= releaseAfter else { return }
-        parser.releaseIfIdle()
+    /// Called from the loop's sweep: releases the parser state if the peer has been quiet long
+    /// enough, and tells the sweeper when it is still held.
+    public func sweep(now: NIODeadline, sweeper: QuietStreamSweeper) {
+        guard !failed, !parser.isReleased else { return }
+        let quietEnough = sweeper.crowded ? min(releaseAfter, QuietStreamSweeper.crowdedReleaseAfter) : releaseAfter
+        if now - lastInputTime >= quietEnough, parser.releaseIfIdle() { return }
+        sweeper.noteParserHeld()
     }
 }

@@ -53,4 +53,31 @@ struct QuietStreamReleaseTests {
         #expect(try elements(channel).map(\.name) == ["message"])
         _ = try channel.finish()
     }
+
+    /// Streams quiet for 0.6 s keep their parsers, unless more streams hold one than the sweeper's
+    /// bound: then the next sweep releases those quiet for half a second.
+    @Test(arguments: [false, true])
+    func aCrowdedLoopReleasesQuietStreamsSooner(crowded: Bool) throws {
+        let loop = EmbeddedEventLoop()
+        let sweeper = QuietStreamSweeper.current(on: loop)
+        sweeper.crowdedParserCount = crowded ? 2 : 2048
+        defer { sweeper.crowdedParserCount = 2048 }
+        var decoders: [XMLStreamDecoder] = []
+        var channels: [EmbeddedChannel] = []
+        for _ in 0..<3 {
+            let decoder = XMLStreamDecoder(limits: XMLStreamLimits())
+            let channel = EmbeddedChannel(handler: decoder, loop: loop)
+            try channel.writeInbound(channel.allocator.buffer(string: header + "<presence/>"))
+            #expect(try elements(channel).map(\.name) == ["presence"])
+            decoders.append(decoder)
+            channels.append(channel)
+        }
+        usleep(600_000)
+        loop.advanceTime(by: QuietStreamSweeper.interval)
+        #expect(decoders.allSatisfy { !$0.isParserReleased }, "quiet for less than two seconds")
+        #expect(sweeper.crowded == crowded)
+        loop.advanceTime(by: QuietStreamSweeper.interval)
+        #expect(decoders.allSatisfy { $0.isParserReleased == crowded })
+        for channel in channels { _ = try channel.finish() }
+    }
 }
