@@ -13,7 +13,7 @@ import XMPPXML
 /// One outgoing link from a local domain to a remote one: resolves, connects, negotiates, then
 /// carries stanzas; bounces them when it cannot (RFC 6120 §10.4.1: remote-server-not-found /
 /// remote-server-timeout).
-final class OutboundLink: @unchecked Sendable {
+final class OutboundLink: TickFlushable, @unchecked Sendable {
     // Safety: every mutable property is only touched on `eventLoop`; public entry points hop there.
     let pair: DomainPair
     let eventLoop: any EventLoop
@@ -32,6 +32,11 @@ final class OutboundLink: @unchecked Sendable {
     private var recorder: PeerCertificateRecorder?
     private var setupTimer: Scheduled<Void>?
     private var registryToken: Int?
+    /// Stanzas written on the ready link since the last flush, in one buffer that goes out at the
+    /// end of the loop's tick (as a client stream's do): a burst for one remote domain, such as a
+    /// presence broadcast to its users, costs one write instead of one per stanza.
+    private var pendingOutput: ByteBuffer?
+    private var flushPending = false
     /// XEP-0288: the peer's stanzas on this bidirectional link, routed in order (RFC 6120 §10.1).
     private lazy var inboundRouter: InOrderRouter = {
         let kernel = server.kernel
@@ -74,7 +79,7 @@ final class OutboundLink: @unchecked Sendable {
             // Lost a race with the link closing: go round again through the manager.
             manager.send(stanza, to: pair.remote)
         case .ready:
-            write(S2SWriter.render(stanza.element), flush: true)
+            writeStanza(stanza.element)
         case .idle, .connecting:
             guard queue.count < server.limits.maxQueuedStanzas else {
                 server.kernel.bounce(stanza, StanzaError(.resourceConstraint, text: "too many stanzas queued for \(pair.remote)"))
@@ -240,8 +245,32 @@ final class OutboundLink: @unchecked Sendable {
         inboundRouter.submit(stanza)
     }
 
+    private func writeStanza(_ element: XElement) {
+        guard let channel, channel.isActive else { return }
+        S2SWriter.encode(element, appendingTo: &pendingOutput, allocator: channel.allocator, on: eventLoop)
+        guard !flushPending else { return }
+        flushPending = true
+        TickFlusher.current(on: eventLoop).flushAtEndOfTick(self)
+    }
+
+    func flushDeferred() {
+        flushPending = false
+        guard pendingOutput != nil else { return }
+        writePendingOutput()
+        channel?.flush()
+    }
+
+    /// Hands the coalesced stanzas to the channel; before any other write, so the stream keeps its order.
+    private func writePendingOutput() {
+        guard let output = pendingOutput else { return }
+        pendingOutput = nil
+        guard let channel, channel.isActive else { return }
+        channel.write(output, promise: nil)
+    }
+
     private func write(_ text: String, flush: Bool) {
         guard let channel, channel.isActive else { return }
+        writePendingOutput()
         let buffer = channel.allocator.buffer(string: text)
         if flush { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
     }
@@ -291,7 +320,12 @@ final class OutboundLink: @unchecked Sendable {
             for continuation in continuations { continuation.resume(returning: nil) }
         }
         verifications = [:]
-        if let channel, channel.isActive { channel.close(promise: nil) }
+        if let channel, channel.isActive {
+            // Stanzas already accepted for the link go out before it closes, as they did unbuffered.
+            writePendingOutput()
+            channel.flush()
+            channel.close(promise: nil)
+        }
     }
 }
 

@@ -71,4 +71,10 @@ enum S2SWriter {
     static func render(_ element: XElement) -> String {
         serializer.serialize(element, inheritedNamespace: "jabber:server")
     }
+
+    /// The same markup appended to `buffer` (allocated when nil), through the loop's encoder.
+    static func encode(_ element: XElement, appendingTo buffer: inout ByteBuffer?, allocator: ByteBufferAllocator, on eventLoop: any EventLoop) {
+        ElementEncoder.current(on: eventLoop).encode(element, with: serializer, inheritedNamespace: "jabber:server",
+                                                     appendingTo: &buffer, allocator: allocator)
+    }
 }
