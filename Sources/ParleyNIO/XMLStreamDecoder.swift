@@ -7,7 +7,7 @@ import XMPPXML
 ///
 /// The next handler calls `reset(limits:)` on a stream restart (RFC 6120 §4.3.3); events already
 /// parsed from the old stream are then dropped. The event loop's `QuietStreamSweeper` releases the
-/// parser state of a quiet stream (see `XMLStreamInput.sweep(now:)`).
+/// parser state of a quiet stream (see `XMLStreamInput.sweep(now:sweeper:)`).
 public final class XMLStreamDecoder: ChannelInboundHandler, QuietStreamMember {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = DecodedStreamEvent

@@ -11,7 +11,7 @@ from slixmpp.exceptions import IqError
 
 import slix
 from conftest import ACCOUNTS
-from xmpp_raw import (CLIENT_NS, SASL_NS, STANZA_ERRORS_NS, STREAMS_NS, RawStream,
+from xmpp_raw import (CLIENT_NS, SASL_NS, STANZA_ERRORS_NS, STREAMS_NS, TLS_NS, RawStream,
                       local_name, mechanisms, q, sasl_condition, stream_header)
 
 
@@ -76,6 +76,33 @@ def test_auth_before_starttls_is_encryption_required(server):
         assert sasl_condition(elem) == ["encryption-required"], s.describe()
         _assert_closes_after_client_close(s)
         assert b"<success" not in s.received, s.describe()
+
+
+def test_stanza_sent_with_starttls_is_not_read_as_if_encrypted(server):
+    """RFC 6120 §5.4.3.3: plaintext that follows <starttls/> in the same packet is dropped with the
+    old stream, never processed after the TLS handshake as if it had been encrypted."""
+    with RawStream(server.c2s_port) as s:
+        s.open()
+        s.send(f"<starttls xmlns='{TLS_NS}'/><iq type='get' id='injected' to='localhost'>"
+               "<ping xmlns='urn:xmpp:ping'/></iq>")
+        s.expect(q(TLS_NS, "proceed"))
+        s._wrap_tls()
+        s.open()
+        s.send("<iq type='get' id='after-tls' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        # Before authentication the stream's answer to our own stanza is a stream error; whatever
+        # comes, nothing may answer the injected one.
+        s.wait_closed(3.0)
+        assert b"injected" not in s.received, s.describe()
+
+
+def test_partial_plaintext_after_starttls_closes_the_connection(server):
+    """Bytes of an unfinished element after <starttls/> cannot be dropped cleanly: the server
+    sends <proceed/> and closes instead of starting TLS over them."""
+    with RawStream(server.c2s_port) as s:
+        s.open()
+        s.send(f"<starttls xmlns='{TLS_NS}'/><iq type='get' id='injected'")
+        s.expect(q(TLS_NS, "proceed"))
+        assert s.wait_closed(5.0), "the server kept the connection:\n" + s.describe()
 
 
 def test_malformed_xml_is_not_well_formed(server):

@@ -234,6 +234,7 @@ final class OutboundLink: TickFlushable, @unchecked Sendable {
                 server.logger.notice("s2s link failed", metadata: ["remote": "\(pair.remote)", "local": "\(pair.local)", "reason": "\(reason)"])
                 finish(bouncing: condition, reason: reason)
             case .closeConnection:
+                writePendingOutput()
                 channel?.flush()
                 channel?.close(promise: nil)
             }
