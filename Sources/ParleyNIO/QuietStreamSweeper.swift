@@ -19,10 +19,10 @@ public protocol QuietStreamMember: AnyObject {
 /// The parser state kept by streams is bounded too: when a sweep finds more than
 /// `crowdedParserCount` streams holding theirs, the next one releases the state of streams quiet
 /// for `crowdedReleaseAfter`. A login storm (thousands of new streams a second, each parser about
-/// 8 KB) otherwise holds two seconds' worth of parsers at once, and their memory, freed between the
-/// sessions' long-lived objects, stays in the heap: at 2500 logins/s that was 2 KB more resident
-/// memory per idle session afterwards. Under that count a busy stream keeps its parser for two
-/// seconds of quiet, since rebuilding one costs more than a stanza's parse.
+/// 10 KB) otherwise holds two seconds' worth of parsers at once: while parsers took their memory
+/// from the heap, it stayed there after they were freed (2 KB more resident memory per idle session
+/// after 2500 logins/s); now it bounds the storm's peak. Under that count a busy stream keeps its
+/// parser for two seconds of quiet, since rebuilding one costs more than a stanza's parse.
 ///
 /// A timer per connection did the same job but woke the loop, at moderate traffic, about as often
 /// as the stanzas themselves did (each active stream re-armed its timer every two seconds), and

@@ -43,11 +43,19 @@ public struct XMLStreamLimits: Sendable, Hashable {
     public var maxElementBytes: Int
     /// The deepest nesting allowed, counting the stream root as depth 1.
     public var maxDepth: Int
+    /// After this many bytes, the expat parser is replaced by a fresh one at the next stanza
+    /// boundary. Expat keeps every distinct element name, attribute name and prefix it has seen in
+    /// tables that live as long as the parser (about 80 bytes per name), so a stream that keeps
+    /// sending new names (`<x1/>`, `<x2/>`, …) would otherwise grow the server without bound; with
+    /// this, what one stream can make expat hold is bounded by this plus one stanza.
+    public var recycleAfterBytes: Int
 
-    public init(maxTokenBytes: Int = 16_384, maxElementBytes: Int = 65_536, maxDepth: Int = 64) {
+    public init(maxTokenBytes: Int = 16_384, maxElementBytes: Int = 65_536, maxDepth: Int = 64,
+                recycleAfterBytes: Int = 65_536) {
         self.maxTokenBytes = maxTokenBytes
         self.maxElementBytes = maxElementBytes
         self.maxDepth = maxDepth
+        self.recycleAfterBytes = recycleAfterBytes
     }
 }
 
@@ -56,11 +64,16 @@ public struct XMLStreamLimits: Sendable, Hashable {
 /// A new instance is used for each stream (and each stream restart, RFC 6120 §4.3.3). Not thread-safe:
 /// it belongs to one connection. Expat's reparse deferral is turned off so that a complete stanza is
 /// never held back waiting for more input (libexpat #840); the quadratic cost that deferral guards
-/// against (CVE-2023-52425) is bounded instead by `maxTokenBytes`.
+/// against (CVE-2023-52425) is bounded instead by `maxTokenBytes`. Expat's state lives in a region of
+/// its own, returned whole when it is freed (the CExpat shim), and is replaced by a fresh parser at
+/// a stanza boundary every `recycleAfterBytes`.
 public final class XMLStreamParser {
     public var limits: XMLStreamLimits
     /// Nil while released (see `releaseIfIdle`).
     private var parser: XML_Parser?
+    /// Where `parser` allocates (see `parley_expat_create` in the CExpat shim); nil when the
+    /// mapping failed and expat uses the heap.
+    private var arena: UnsafeMutablePointer<parley_expat_arena>?
     /// The root's opening tag for replay into a rebuilt parser; set when the root opens.
     private var streamOpening: String?
     /// True while the opening tag is replayed: its events are not reported again.
@@ -75,6 +88,8 @@ public final class XMLStreamParser {
     private var lastEventOffset: Int = 0
     private var elementStartOffset: Int = 0
     private var ended = false
+    /// How many times expat's state was replaced by a fresh parser past `recycleAfterBytes`.
+    public private(set) var recycleCount = 0
 
     public init(limits: XMLStreamLimits = XMLStreamLimits()) {
         self.limits = limits
@@ -83,7 +98,8 @@ public final class XMLStreamParser {
 
     private func makeParser() -> XML_Parser {
         // Namespace separator is a space: names arrive as "uri local".
-        let parser: XML_Parser = XML_ParserCreateNS("UTF-8", 0x20)
+        arena = parley_expat_arena_create()
+        guard let parser = parley_expat_create(arena) else { fatalError("expat could not allocate a parser") }
         _ = parley_expat_disable_reparse_deferral(parser)
         XML_SetUserData(parser, Unmanaged.passUnretained(self).toOpaque())
         XML_SetElementHandler(parser, { userData, name, attributes in
@@ -123,13 +139,23 @@ public final class XMLStreamParser {
     public func releaseIfIdle() -> Bool {
         guard let parser, streamOpening != nil, depth == 1, stack.isEmpty, textBuffer.isEmpty, failure == nil,
               !ended, unconsumedByteCount == 0 else { return false }
-        XML_ParserFree(parser)
-        self.parser = nil
+        freeParser(parser)
         // The buffers kept for reuse between stanzas go too.
         events = []
         stack = []
         textBuffer = []
         return true
+    }
+
+    private func freeParser(_ parser: XML_Parser) {
+        parley_expat_free_parser(parser, arena)
+        self.parser = nil
+        arena = nil
+    }
+
+    /// Blocks of the current expat parser's region, and bytes of it handed out (for tests).
+    var arenaUsage: (blocks: Int, bytes: Int)? {
+        arena.map { (Int(parley_expat_arena_live($0)), Int(parley_expat_arena_used($0))) }
     }
 
     /// Whether expat's state is currently released (for tests).
@@ -143,7 +169,7 @@ public final class XMLStreamParser {
         depth = 0
         replaying = true
         let status = opening.withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { XML_Parse(parser, $0.baseAddress, Int32($0.count), 0) }
+            bytes.withMemoryRebound(to: CChar.self) { parley_expat_parse(parser, arena, $0.baseAddress, Int32($0.count)) }
         }
         replaying = false
         pendingDeclarations = []
@@ -178,7 +204,7 @@ public final class XMLStreamParser {
     }
 
     deinit {
-        if let parser { XML_ParserFree(parser) }
+        if let parser { freeParser(parser) }
     }
 
     private static func from(_ userData: UnsafeMutableRawPointer?) -> XMLStreamParser {
@@ -191,26 +217,40 @@ public final class XMLStreamParser {
         if let failure { throw failure }
         if bytes.isEmpty { return [] }
         events.removeAll(keepingCapacity: true)
-        let parser: XML_Parser
-        if let current = self.parser { parser = current } else { parser = try rebuildParser() }
-        let status = XML_Parse(parser, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), 0)
-        bytesFed += bytes.count
-        if let failure { throw failure }
-        if status != XML_STATUS_OK {
-            let code = XML_GetErrorCode(parser)
-            let message = String(cString: XML_ErrorString(code))
-            let error = XMLStreamError.notWellFormed(message)
-            failure = error
-            throw error
+        var input = bytes
+        while true {
+            let parser: XML_Parser
+            if let current = self.parser { parser = current } else { parser = try rebuildParser() }
+            let offsetBefore = bytesFed
+            let status = parley_expat_parse(parser, arena, input.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(input.count))
+            if let failure { throw failure }
+            if status == XML_STATUS_SUSPENDED {
+                // A stanza ended past `recycleAfterBytes` (see `endElement`): the rest of this input
+                // goes to a fresh parser, which starts inside the stream root as this one was.
+                let used = lastEventOffset - offsetBefore
+                freeParser(parser)
+                recycleCount += 1
+                input = UnsafeRawBufferPointer(rebasing: input[(input.startIndex + used)...])
+                if input.isEmpty { return events }
+                continue
+            }
+            bytesFed += input.count
+            if status != XML_STATUS_OK {
+                let code = XML_GetErrorCode(parser)
+                let message = String(cString: XML_ErrorString(code))
+                let error = XMLStreamError.notWellFormed(message)
+                failure = error
+                throw error
+            }
+            // The bytes not yet turned into any event belong to one unfinished token.
+            if bytesFed - lastEventOffset > limits.maxTokenBytes {
+                return try fail(.limitExceeded("token larger than \(limits.maxTokenBytes) bytes"))
+            }
+            if depth >= 2 && bytesFed - elementStartOffset > limits.maxElementBytes {
+                return try fail(.limitExceeded("stanza larger than \(limits.maxElementBytes) bytes"))
+            }
+            return events
         }
-        // The bytes not yet turned into any event belong to one unfinished token.
-        if bytesFed - lastEventOffset > limits.maxTokenBytes {
-            return try fail(.limitExceeded("token larger than \(limits.maxTokenBytes) bytes"))
-        }
-        if depth >= 2 && bytesFed - elementStartOffset > limits.maxElementBytes {
-            return try fail(.limitExceeded("stanza larger than \(limits.maxElementBytes) bytes"))
-        }
-        return events
     }
 
     /// Bytes fed that have not completed any event yet (part of an unfinished token).
@@ -305,6 +345,11 @@ public final class XMLStreamParser {
         guard let finished = stack.popLast() else { return }
         if stack.isEmpty {
             events.append(.element(finished))
+            // Between two stanzas: past the limit, suspend here so `feed` can hand what follows to
+            // a fresh parser (expat's name tables only grow; see `XMLStreamLimits.recycleAfterBytes`).
+            if lastEventOffset >= limits.recycleAfterBytes, textBuffer.isEmpty, let parser {
+                XML_StopParser(parser, XML_TRUE)
+            }
         } else {
             stack[stack.count - 1].children.append(.element(finished))
         }
