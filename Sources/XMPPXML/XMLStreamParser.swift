@@ -228,6 +228,7 @@ public final class XMLStreamParser {
                 // A stanza ended past `recycleAfterBytes` (see `endElement`): the rest of this input
                 // goes to a fresh parser, which starts inside the stream root as this one was.
                 let used = lastEventOffset - offsetBefore
+                bytesFed = lastEventOffset  // nothing unconsumed, as after any stanza
                 freeParser(parser)
                 recycleCount += 1
                 input = UnsafeRawBufferPointer(rebasing: input[(input.startIndex + used)...])

@@ -36,6 +36,18 @@ private let header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://
         }
     }
 
+    /// STARTTLS (RFC 6120 §5.4.3.3) checks that nothing follows `<starttls/>`: a recycle right after
+    /// it, at the end of the read, must leave nothing counted as unconsumed.
+    @Test func aRecycleAtTheEndOfAReadLeavesNothingUnconsumed() throws {
+        let parser = XMLStreamParser(limits: XMLStreamLimits(recycleAfterBytes: header.utf8.count + 1))
+        let events = try parser.feed(header + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        #expect(events.count == 2)
+        #expect(parser.recycleCount == 1)
+        #expect(parser.unconsumedByteCount == 0)
+        _ = try parser.feed("<presence/><presence/>")
+        #expect(parser.unconsumedByteCount == 0)
+    }
+
     @Test func aStreamUnderTheLimitKeepsItsParser() throws {
         let parser = XMLStreamParser()
         _ = try events(parser, [header] + traffic)
