@@ -111,6 +111,14 @@ public struct ContactSubscription: Sendable, Hashable {
         self.subscription = subscription
         address = jid.description
     }
+
+    /// With `address` already made (it must be `jid.description`): the roster cache shares one
+    /// copy of each contact's address between the lists it keeps.
+    init(jid: JID, subscription: RosterSubscription, address: String) {
+        self.jid = jid
+        self.subscription = subscription
+        self.address = address
+    }
 }
 
 public enum RosterStoreError: Error, Equatable, Sendable {

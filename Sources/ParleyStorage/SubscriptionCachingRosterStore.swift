@@ -13,8 +13,12 @@ import XMPPAddress
 /// its contacts, and the other contacts of an offline user probe it in turn when they log in. The
 /// cache holds at most
 /// `capacity` lists (the oldest goes first), so its memory is bounded whatever the number of
-/// sessions: about 1.5 KB for a list of twenty contacts, up to 3 KB when their addresses are longer
-/// than 15 bytes (each entry keeps its contact's address as a string, see `ContactSubscription`).
+/// sessions: about 1.5 KB for a list of twenty contacts, plus each contact's address as a string
+/// when it is longer than 15 bytes (see `ContactSubscription`). Those strings are shared: a contact
+/// in the lists of many kept users (people on one server tend to have each other in their rosters)
+/// has one copy of its address, not one per list. With 20 mutual contacts per user and 4096 lists
+/// kept, that is 6 MB less resident memory (`bench/profile login --users 5000`: 8.3 to 7.1 KB per
+/// idle session).
 ///
 /// Coherence: every write made through this store drops the user's list once it has finished, and
 /// a list read from the backing store is kept only if no write finished while it was being read.
@@ -34,6 +38,9 @@ public final class SubscriptionCachingRosterStore: RosterStore {
         var oldest = 0
         /// Bumped by every write and invalidation: a read that began before one is not kept.
         var generation: UInt64 = 0
+        /// One copy of each address in the kept lists (see the type's comment); emptied when it
+        /// holds more than `capacity * 32` addresses, which only ends the sharing of what is kept.
+        var addresses: Set<String> = []
     }
 
     public init(backing: any RosterStore, capacity: Int = 4096) {
@@ -55,6 +62,7 @@ public final class SubscriptionCachingRosterStore: RosterStore {
                 state.lists.removeAll()
                 state.order.removeAll()
                 state.oldest = 0
+                state.addresses.removeAll()
             }
         }
     }
@@ -133,9 +141,14 @@ public final class SubscriptionCachingRosterStore: RosterStore {
             state.lists[state.order[state.oldest]] = nil
             state.oldest += 1
         }
+        if state.addresses.count > capacity * 32 { state.addresses.removeAll() }
         // A copy of exactly its size: a list built by appending keeps up to twice its length.
         state.lists[user] = Array(unsafeUninitializedCapacity: list.count) { buffer, initialized in
-            initialized = buffer.initialize(fromContentsOf: list)
+            for (index, item) in list.enumerated() {
+                let address = state.addresses.insert(item.address).memberAfterInsert
+                (buffer.baseAddress! + index).initialize(to: ContactSubscription(jid: item.jid, subscription: item.subscription, address: address))
+            }
+            initialized = list.count
         }
         state.order.append(user)
         // Dropped and re-kept users leave stale places behind; without evictions nothing would

@@ -90,6 +90,24 @@ struct SubscriptionCachingRosterStoreTests {
         #expect(cache.count == 2)
     }
 
+    /// Kept lists share one copy of a contact's address: compared by where the string's bytes are.
+    @Test func keptListsShareTheirContactsAddresses() async throws {
+        let cache = SubscriptionCachingRosterStore(backing: InMemoryRosterStore())
+        let contact = try JID("someone-with-a-long-name@example.com")
+        try await subscribe(cache, alice, to: contact, .both)
+        try await subscribe(cache, bob, to: contact, .from)
+        func storage(_ list: [ContactSubscription]) throws -> UnsafeRawPointer {
+            let address = try #require(list.first { $0.jid == contact }?.address)
+            #expect(address == contact.description)
+            return try #require(address.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress!) })
+        }
+        for user in [alice, bob] { _ = try await cache.subscriptions(of: user) }  // read and kept
+        let fromAlice = try storage(try await cache.subscriptions(of: alice))
+        let fromBob = try storage(try await cache.subscriptions(of: bob))
+        #expect(fromAlice == fromBob)
+        #expect(try await cache.subscription(of: bob, contact: contact) == .from)
+    }
+
     /// A login reads the roster and then, for its initial presence, the list: the second is kept
     /// from the first.
     @Test func aRosterReadKeepsTheList() async throws {
