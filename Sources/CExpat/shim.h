@@ -47,6 +47,15 @@ static inline int parley_expat_disable_reparse_deferral(XML_Parser parser) {
  * the rest are unmapped. */
 #define PARLEY_EXPAT_ARENA_BYTES ((size_t)32768)
 #define PARLEY_EXPAT_ARENA_CACHE 16
+/* Regions mapped at once, process-wide (512 MB of address space): each can be a mapping of its own
+   once its neighbours are unmapped, and the process's mappings are limited (vm.max_map_count,
+   65530 by default), which the heap and thread stacks need too. Past it, parsers use the heap. */
+#define PARLEY_EXPAT_ARENA_MAX 16384L
+
+static inline long *parley_expat_mapped(void) {
+    static long mapped;
+    return &mapped;
+}
 
 typedef struct parley_expat_arena {
     size_t used;                          /* bytes handed out, this header included */
@@ -141,8 +150,15 @@ static inline parley_expat_arena *parley_expat_arena_create(void) {
         *head = arena->next;
         *count -= 1;
     } else {
+        if (__atomic_add_fetch(parley_expat_mapped(), 1, __ATOMIC_RELAXED) > PARLEY_EXPAT_ARENA_MAX) {
+            __atomic_sub_fetch(parley_expat_mapped(), 1, __ATOMIC_RELAXED);
+            return NULL;
+        }
         void *mapped = mmap(NULL, PARLEY_EXPAT_ARENA_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (mapped == MAP_FAILED) return NULL;
+        if (mapped == MAP_FAILED) {
+            __atomic_sub_fetch(parley_expat_mapped(), 1, __ATOMIC_RELAXED);
+            return NULL;
+        }
         arena = (parley_expat_arena *)mapped;
     }
     arena->used = sizeof(parley_expat_arena);
@@ -157,7 +173,10 @@ static inline void parley_expat_arena_destroy(parley_expat_arena *arena) {
     parley_expat_arena **head = parley_expat_cache(&count);
     /* Unmapping splits the mapping it belongs to, which fails when the process is at its limit
        of mappings (vm.max_map_count): the region is then kept for reuse rather than lost. */
-    if (*count >= PARLEY_EXPAT_ARENA_CACHE && munmap(arena, PARLEY_EXPAT_ARENA_BYTES) == 0) return;
+    if (*count >= PARLEY_EXPAT_ARENA_CACHE && munmap(arena, PARLEY_EXPAT_ARENA_BYTES) == 0) {
+        __atomic_sub_fetch(parley_expat_mapped(), 1, __ATOMIC_RELAXED);
+        return;
+    }
     arena->next = *head;
     *head = arena;
     *count += 1;

@@ -25,6 +25,17 @@ private let header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://
         parley_expat_arena_destroy(arena)
     }
 
+    /// What a parser does when no region could be mapped (past the cap, or `mmap` failing).
+    @Test func withoutARegionExpatUsesTheHeap() throws {
+        let parser = try #require(parley_expat_create(nil))
+        let stream = Array((header + "<message><body>hi</body></message>").utf8)
+        let status = stream.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { parley_expat_parse(parser, nil, $0.baseAddress, Int32($0.count)) }
+        }
+        #expect(status == XML_STATUS_OK)
+        parley_expat_free_parser(parser, nil)
+    }
+
     @Test func aStreamParserKeepsItsParserInTheRegion() throws {
         let parser = XMLStreamParser()
         _ = try parser.feed(header + "<presence/>")
