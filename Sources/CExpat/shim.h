@@ -88,6 +88,7 @@ static void *parley_expat_malloc(size_t size) {
         block->size = size;
         return block + 1;
     }
+    if (size > SIZE_MAX - sizeof(parley_expat_block)) return NULL;  /* the header would wrap it */
     parley_expat_block *block = (parley_expat_block *)malloc(sizeof(parley_expat_block) + size);
     if (!block) return NULL;
     block->arena = NULL;
@@ -115,6 +116,7 @@ static void *parley_expat_realloc(void *pointer, size_t size) {
     if (!pointer) return parley_expat_malloc(size);
     parley_expat_block *block = (parley_expat_block *)pointer - 1;
     parley_expat_arena *arena = block->arena;
+    if (size > SIZE_MAX - sizeof(parley_expat_block)) return NULL;
     if (!arena) {
         parley_expat_block *grown = (parley_expat_block *)realloc(block, sizeof(parley_expat_block) + size);
         if (!grown) return NULL;
@@ -192,9 +194,15 @@ static inline size_t parley_expat_arena_used(const parley_expat_arena *arena) {
     return arena ? arena->used : 0;
 }
 
+/* The memory functions expat is given (also for tests). */
+static inline XML_Memory_Handling_Suite parley_expat_memory_suite(void) {
+    XML_Memory_Handling_Suite suite = {parley_expat_malloc, parley_expat_realloc, parley_expat_free};
+    return suite;
+}
+
 /* A namespace-aware parser ("uri local" names, a space between) whose memory comes from `arena`. */
 static inline XML_Parser parley_expat_create(parley_expat_arena *arena) {
-    static const XML_Memory_Handling_Suite suite = {parley_expat_malloc, parley_expat_realloc, parley_expat_free};
+    const XML_Memory_Handling_Suite suite = parley_expat_memory_suite();
     parley_expat_arena *saved = *parley_expat_current();
     *parley_expat_current() = arena;
     XML_Parser parser = XML_ParserCreate_MM("UTF-8", &suite, " ");

@@ -36,6 +36,15 @@ private let header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://
         parley_expat_free_parser(parser, nil)
     }
 
+    /// A size the block header would wrap around is refused, as malloc refuses one it cannot give.
+    @Test func aSizeTheHeaderWouldWrapIsRefused() throws {
+        let suite = parley_expat_memory_suite()
+        #expect(suite.malloc_fcn(Int(bitPattern: UInt.max)) == nil)
+        let block = try #require(suite.malloc_fcn(16))
+        #expect(suite.realloc_fcn(block, Int(bitPattern: UInt.max)) == nil)
+        suite.free_fcn(block)
+    }
+
     @Test func aStreamParserKeepsItsParserInTheRegion() throws {
         let parser = XMLStreamParser()
         _ = try parser.feed(header + "<presence/>")
