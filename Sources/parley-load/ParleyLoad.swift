@@ -17,7 +17,7 @@ struct ParleyLoad: AsyncParsableCommand {
             group (n-1)/group-size. With --server-pid the server's CPU time and RSS (from /proc) are part of \
             the results.
             """,
-        subcommands: [Login.self, Hold.self, Messages.self, Presence.self])
+        subcommands: [Login.self, Hold.self, Messages.self, Presence.self, Relay.self])
 }
 
 struct CommonOptions: ParsableArguments {

@@ -11,11 +11,12 @@
  *   relay client PORT USERS FANOUT RATE WARMUP SECONDS SIZE SERVER_PID
  *       opens USERS connections, sends SIZE-byte chunks round-robin at RATE per second, reads
  *       everything back, and prints one JSON line with the server's CPU per 1000 chunks sent
- *       (from /proc/SERVER_PID/schedstat, measured after WARMUP seconds for SECONDS seconds).
+ *       (the schedstat of every thread of SERVER_PID, measured after WARMUP seconds for SECONDS seconds).
  *
  * Loopback only; every loop is bounded by the USERS count or the clock.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -34,14 +35,25 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* CPU time of every thread of the server (a relay built on an event loop library runs its loop on a thread of its own). */
 static double server_cpu_seconds(const char *pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%s/schedstat", pid);
-    FILE *f = fopen(path, "r");
-    unsigned long long ns = 0;
-    if (!f || fscanf(f, "%llu", &ns) != 1) { fprintf(stderr, "relay: cannot read %s\n", path); exit(1); }
-    fclose(f);
-    return ns / 1e9;
+    char path[96];
+    unsigned long long total = 0;
+    int threads = 0;
+    snprintf(path, sizeof path, "/proc/%s/task", pid);
+    DIR *tasks = opendir(path);
+    if (!tasks) { fprintf(stderr, "relay: cannot read %s\n", path); exit(1); }
+    for (struct dirent *task; (task = readdir(tasks)) != NULL;) {
+        if (task->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/%s/task/%.32s/schedstat", pid, task->d_name);
+        FILE *f = fopen(path, "r");
+        unsigned long long ns = 0;
+        if (f && fscanf(f, "%llu", &ns) == 1) { total += ns; threads++; }
+        if (f) fclose(f);
+    }
+    closedir(tasks);
+    if (threads == 0) { fprintf(stderr, "relay: no thread of %s readable\n", pid); exit(1); }
+    return total / 1e9;
 }
 
 static struct sockaddr_in loopback(int port) {
