@@ -10,7 +10,7 @@ import XMPPStream
 import XMPPXML
 
 /// Drives one incoming server-to-server connection (RFC 6120 receiving entity).
-final class S2SInboundHandler: ChannelInboundHandler {
+final class S2SInboundHandler: ChannelInboundHandler, TickFlushable {
     typealias InboundIn = DecodedStreamEvent
     typealias OutboundOut = ByteBuffer
 
@@ -24,6 +24,8 @@ final class S2SInboundHandler: ChannelInboundHandler {
     private var registryTokens: [Int] = []
     /// Whether something was written since the last flush.
     private var unflushed = false
+    /// Whether the loop's tick flusher will call `flushDeferred` (XEP-0288 stanzas written).
+    private var flushQueued = false
     /// Remote domains this connection is counted against (per-domain connection limit).
     private var countedDomains: Set<String> = []
     /// XEP-0288: the pairs we may send on over this stream, registered with the link manager.
@@ -168,7 +170,24 @@ final class S2SInboundHandler: ChannelInboundHandler {
             links.send(stanza, to: route.pair.remote)
             return
         }
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: S2SWriter.render(stanza.element))), promise: nil)
+        // Like an outbound link's stanzas: encoded straight into a buffer, and flushed once at the
+        // end of the loop's tick with whatever else was routed to the peer in it (one system call).
+        var buffer: ByteBuffer?
+        S2SWriter.encode(stanza.element, appendingTo: &buffer, allocator: context.channel.allocator, on: context.eventLoop)
+        guard let buffer else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        unflushed = true
+        if !flushQueued {
+            flushQueued = true
+            TickFlusher.current(on: context.eventLoop).flushAtEndOfTick(self)
+        }
+    }
+
+    func flushDeferred() {
+        flushQueued = false
+        guard unflushed, !closed, let context else { return }
+        unflushed = false
+        context.flush()
     }
 
     /// Limits per remote domain: a domain over its connection limit gets `policy-violation`.
